@@ -1,0 +1,45 @@
+"""flask commands: seed-demo, create-admin, analytics ..."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+from flask import Flask
+
+from app.errors import DomainError
+from app.services import auth_service, seed_service
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo challenge, its plans and videos, and a demo user."""
+    result = seed_service.seed_demo()
+    state = "created" if result.created else "already present"
+    click.echo(f"Demo challenge {result.challenge.title!r} (id {result.challenge.id}) {state}.")
+    click.echo(f"Demo login: {seed_service.DEMO_EMAIL} / {seed_service.DEMO_PASSWORD}")
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", default=None, help="Prompted for when omitted.")
+@click.option("--display-name", default="Admin")
+def create_admin_command(email: str, password: str | None, display_name: str) -> None:
+    """Create an admin user, or make an existing user an admin."""
+    if password is None and auth_service.get_by_email(email=email) is None:
+        password = getpass.getpass("Password (at least 8 characters): ")
+    if password is not None and len(password) < 8:
+        raise click.ClickException("The password must have at least 8 characters.")
+    try:
+        user = auth_service.set_admin(email=email, password=password, display_name=display_name)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{user.email} (id {user.id}) is an admin.")
+
+
+def register_cli(app: Flask) -> None:
+    from app.analytics_cli import analytics_group
+
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(analytics_group)

@@ -1,0 +1,69 @@
+"""Decorators and helpers shared by the blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from copy import deepcopy
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Request, current_app, json
+from flask_jwt_extended import verify_jwt_in_request
+from flask_smorest import Blueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER = [{"bearerAuth": []}]
+
+
+def auth_required(*, refresh: bool = False, any_type: bool = False) -> Callable[[F], F]:
+    """Require a valid token (401 otherwise) and document the bearer scheme.
+
+    refresh: a refresh token is required; any_type: an access or a refresh token.
+    """
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            verify_jwt_in_request(refresh=refresh, verify_type=not any_type)
+            return current_app.ensure_sync(func)(*args, **kwargs)
+
+        apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        apidoc.setdefault("manual_doc", {})["security"] = BEARER
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def write_limit() -> str:
+    return current_app.config["WRITE_LIMIT"]
+
+
+def auth_limit() -> str:
+    return current_app.config["AUTH_LIMIT"]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, answering 400 (not 500) for every body that is not JSON."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        try:
+            return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            abort(400, messages={"json": ["The body is not valid JSON."]})
+
+
+class ApiBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JsonParser()

@@ -1,0 +1,1 @@
+"""The logic of the app: functions that own their transactions and know no Flask request."""

@@ -1,0 +1,63 @@
+"""Checks that event data is storable on every backend (PostgreSQL JSONB is the strictest)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_EVENT_DATA_BYTES = 8 * 1024
+MAX_EVENT_DATA_DEPTH = 8
+
+
+class EventDataError(ValueError):
+    """event_data cannot be stored; the message says why."""
+
+
+def _check_text(value: str, where: str) -> None:
+    if "\x00" in value:
+        raise EventDataError(f"{where} contains a NUL character, which cannot be stored.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventDataError(
+            f"{where} contains a lone surrogate (invalid Unicode), which cannot be stored."
+        ) from None
+
+
+def _walk(value: Any, depth: int, path: str) -> None:
+    if isinstance(value, dict):
+        if depth > MAX_EVENT_DATA_DEPTH:
+            raise EventDataError(f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels.")
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EventDataError(f"{path} has a key that is not a string.")
+            _check_text(key, f"a key in {path}")
+            _walk(item, depth + 1, f"{path}.{key}")
+    elif isinstance(value, list):
+        if depth > MAX_EVENT_DATA_DEPTH:
+            raise EventDataError(f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels.")
+        for index, item in enumerate(value):
+            _walk(item, depth + 1, f"{path}[{index}]")
+    elif isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise EventDataError(f"{path} is not a finite number.")
+    elif value is None or isinstance(value, (bool, int)):
+        return
+    else:
+        raise EventDataError(f"{path} holds a value JSON cannot represent.")
+
+
+def check_event_data(event_data: Any) -> dict[str, Any]:
+    """Return event_data when it is a storable JSON object; raise EventDataError otherwise."""
+    if not isinstance(event_data, dict):
+        raise EventDataError("event_data must be a JSON object.")
+    _walk(event_data, 1, "event_data")
+    size = len(json.dumps(event_data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > MAX_EVENT_DATA_BYTES:
+        raise EventDataError(
+            f"event_data is {size} bytes as compact JSON; at most {MAX_EVENT_DATA_BYTES} are allowed."
+        )
+    return event_data
