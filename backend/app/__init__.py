@@ -91,8 +91,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from app.request_context import register_request_hooks
+    from app.request_logging import register_request_logging
 
     register_request_hooks(app)
+    register_request_logging(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,0 +1,180 @@
+"""A background writer for request_logs: bounded memory, bulk inserts, flushed on exit.
+
+Requests hand rows to submit() (a non-blocking put on a bounded queue); one thread
+per process writes them in batches. flush() waits until everything submitted before
+it is written, so tests and shutdown are deterministic without sleeps.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import weakref
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.models import RequestLog
+
+log = logging.getLogger(__name__)
+
+_table = RequestLog.__table__
+_writers: weakref.WeakSet[RequestLogWriter] = weakref.WeakSet()
+
+
+class _Flush:
+    """A marker in the queue: set once every row queued before it is written."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class RequestLogWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_queue: int = 10000,
+        batch_size: int = 500,
+        interval: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._interval = interval
+        self._queue: queue.Queue[dict[str, Any] | _Flush | None] = queue.Queue(max_queue)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        _writers.add(self)
+
+    # -- request side -------------------------------------------------------
+    def submit(self, row: dict[str, Any]) -> None:
+        """Queue one row; never blocks, never raises (a full queue counts a drop)."""
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self.dropped += 1
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    # -- lifecycle ----------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="request-log-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: new queue and thread, and no connection shared with the parent."""
+        self._pid = os.getpid()
+        self._queue = queue.Queue(self._max_queue)
+        self._thread = None
+        self._engine.dispose(close=False)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until every row submitted before this call is written (or timeout)."""
+        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+            self._drain_here()
+            return True
+        marker = _Flush()
+        try:
+            self._queue.put(marker, timeout=timeout)
+        except queue.Full:
+            return False
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop the thread (atexit, gunicorn worker_exit)."""
+        if self._pid != os.getpid():
+            return
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+            thread.join(timeout)
+        self._drain_here()
+
+    # -- writer side --------------------------------------------------------
+    def _drain_here(self) -> None:
+        rows: list[dict[str, Any]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, dict):
+                rows.append(item)
+            elif isinstance(item, _Flush):
+                item.done.set()
+        if rows:
+            self._write(rows)
+
+    def _run(self) -> None:
+        while True:
+            rows: list[dict[str, Any]] = []
+            markers: list[_Flush] = []
+            stop = False
+            try:
+                item = self._queue.get(timeout=self._interval)
+            except queue.Empty:
+                continue
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, _Flush):
+                    markers.append(item)
+                else:
+                    rows.append(item)
+                if stop or len(rows) >= self._batch_size:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if rows:
+                self._write(rows)
+            for marker in markers:
+                marker.done.set()
+            if stop:
+                return
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(_table), rows)
+            self.written += len(rows)
+        except SQLAlchemyError:
+            self.failed += len(rows)
+            log.exception("could not write %d request log rows", len(rows))
+
+
+def _close_all() -> None:
+    for writer in list(_writers):
+        try:
+            writer.close(timeout=5.0)
+        except Exception:  # noqa: BLE001 - never fail interpreter shutdown
+            log.exception("request log writer did not close cleanly")
+
+
+atexit.register(_close_all)

@@ -1,0 +1,207 @@
+"""Fixtures: one app per test, on SQLite and on PostgreSQL (the `db_url` parameter).
+
+Every test starts from a clean database: tables are emptied after each test rather
+than rolled back, because the code under test commits on its own connections (the
+tracking service, the request-log writer thread), which an outer transaction would
+not cover (and which would deadlock against it on SQLite).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db as _db
+from app.models import Base
+from app.request_logging import get_writer
+from app.services import clock
+from tests import services as svc
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_test"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
+
+
+def _unavailable(what: str, reason: str) -> None:
+    message = f"{what} is not reachable ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(f"{message}; start it to run these tests")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    problem = svc.ensure_pg_database(PG_URL)
+    if problem:
+        _unavailable("PostgreSQL at " + make_url(PG_URL).render_as_string(), problem)
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    problem = svc.redis_problem(REDIS_URL)
+    if problem:
+        _unavailable("Redis at " + REDIS_URL, problem)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database of each kind, shared by the session and emptied per test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    else:
+        url = request.getfixturevalue("pg_server_url")
+        svc.reset_pg_schema(url)
+    svc.upgrade_to_head(url)
+    return url
+
+
+def make_config(db_url: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        "WRITE_LIMIT": "1000 per minute",
+        "AUTH_LIMIT": "1000 per minute",
+        "MIGRATIONS_DIR": MIGRATIONS,
+        # Flushed explicitly by tests (flush_logs); the thread still runs as in production.
+        "REQUEST_LOG_FLUSH_INTERVAL": 0.05,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_factory(db_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the test database with config overrides; cleaned up after the test."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(make_config(db_url, **overrides))
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        get_writer(app).close()
+    clock.set_clock(None)
+    if apps:
+        with apps[0].app_context():
+            svc.empty_all_tables(_db.engine, Base.metadata)
+        for app in apps:
+            with app.app_context():
+                _db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def flush_logs(app: Flask) -> Callable[[], None]:
+    """Write every queued request log row now (deterministic; no sleeps)."""
+
+    def flush() -> None:
+        assert get_writer(app).flush(timeout=10)
+
+    return flush
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Any]:
+    """An app context for direct database reads in assertions (no requests inside it)."""
+    with app.app_context():
+        yield _db.session
+
+
+@pytest.fixture
+def query(app: Flask) -> Callable[[str, dict[str, Any] | None], list[Any]]:
+    """Run SQL against the test database outside any request; returns the rows."""
+
+    def run(sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        with app.app_context():
+            with _db.engine.connect() as conn:
+                return list(conn.execute(text(sql), params or {}))
+
+    return run
+
+
+@pytest.fixture
+def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Register a user through the API; returns the user document and its password."""
+
+    def do(
+        email: str | None = None,
+        password: str = "correct horse battery",
+        display_name: str = "Tester",
+        timezone: str = "UTC",
+    ) -> dict[str, Any]:
+        email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+        response = client.post(
+            "/api/v2/auth/register",
+            json={
+                "email": email,
+                "password": password,
+                "display_name": display_name,
+                "timezone": timezone,
+            },
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json() | {"password": password}
+
+    return do
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[str, str], dict[str, str]]:
+    def do(email: str, password: str) -> dict[str, str]:
+        response = client.post("/api/v2/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    return do
+
+
+@pytest.fixture
+def auth(register: Callable[..., dict[str, Any]], login: Callable[..., dict[str, str]]):
+    """A registered, logged-in user: .user, .tokens and .headers (Authorization)."""
+
+    class Auth:
+        def __init__(self, **kwargs: Any) -> None:
+            self.user = register(**kwargs)
+            self.tokens = login(self.user["email"], self.user["password"])
+            self.headers = {"Authorization": f"Bearer {self.tokens['access_token']}"}
+
+    return Auth
+
+
+@pytest.fixture
+def seeded(app: Flask) -> dict[str, int]:
+    """The demo challenge (30 days, plans and videos); returns its ids."""
+    from app.services import seed_service
+
+    with app.app_context():
+        result = seed_service.seed_demo()
+        return {"challenge_id": result.challenge.id, "days": result.challenge.duration_days}

@@ -1,0 +1,86 @@
+"""Helpers that reach the real PostgreSQL and Redis servers for the fixtures."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+
+def ensure_pg_database(url: str) -> str | None:
+    """Create the test database if missing; a reason string when the server is down."""
+    target = make_url(url)
+    admin = target.set(database="postgres")
+    try:
+        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            ).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure is "not reachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def reset_pg_schema(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def upgrade_to_head(url: str) -> None:
+    """Run the real migrations (flask db upgrade) against url."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "JWT_SECRET_KEY": "migrations-only-secret-key-32-bytes!",
+            "REQUEST_LOG_ENABLED": False,
+        }
+    )
+    from tests.conftest import MIGRATIONS
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def empty_all_tables(engine: Engine, metadata: MetaData) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
+
+
+def _has_sequence(conn) -> bool:  # type: ignore[no-untyped-def]
+    return bool(
+        conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'")
+        ).scalar()
+    )
