@@ -163,7 +163,8 @@ def handle_http_exception(error: HTTPException) -> Response:
         detail = f"Rate limit exceeded: {error.description}. Retry later."
     elif status >= 500:
         detail = "The server could not complete the request."
-    return problem(status, detail, errors=errors, headers=headers)
+    slug = "validation-error" if status == 422 else None
+    return problem(status, detail, errors=errors, headers=headers, type_slug=slug)
 
 
 def handle_domain_error(error: DomainError) -> Response:
