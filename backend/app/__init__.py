@@ -10,12 +10,14 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
+from app.converters import BoundedIntConverter
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(load_config(app.instance_path, config))
     configure_logging(app)
     register_extensions(app)

@@ -112,6 +112,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     }
     config.update(overrides)
 
+    if str(config["RATELIMIT_STORAGE_URI"]).startswith("redis"):
+        # Bounded waits: a hung Redis must not hang requests (the memory fallback takes over).
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
+        )
+
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 

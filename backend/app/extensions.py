@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
 from app.models.base import Base
+from app.openapi import ProblemApi
 from app.ratelimit_keys import user_or_ip_key
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=user_or_ip_key, default_limits=[])
-api = Api()
+api = ProblemApi()

@@ -12,7 +12,8 @@ from flask import Flask, Response, g, request
 from app.errors import problem
 from app.services import clock
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# fullmatch, not match with "$": "$" also matches before a trailing newline.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -30,7 +31,7 @@ def _start() -> Response | None:
     g.started = time.perf_counter()
     g.received_at = clock.now()
     inbound = request.headers.get("X-Request-ID", "")
-    g.request_id = inbound if _VALID_REQUEST_ID.match(inbound) else uuid.uuid4().hex
+    g.request_id = inbound if _VALID_REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
     if (
         request.method in _BODY_METHODS
         and request.path.startswith("/api/")

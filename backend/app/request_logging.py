@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from flask_jwt_extended import decode_token
+from flask_jwt_extended import verify_jwt_in_request
 
 from app.extensions import db
 from app.services import clock
@@ -26,20 +27,43 @@ def _should_log() -> bool:
 
 
 def _user_id() -> int | None:
-    """The user of a valid token that came with the request, if any."""
+    """The user of a valid token that came with the request, if any.
+
+    Routes that require a token have verified it already; for the others (public
+    routes, 404s) the token is verified here, revocation included, and any failure
+    means "anonymous".
+    """
     jwt_data = g.get("_jwt_extended_jwt")
-    if jwt_data is None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
+    if not jwt_data:
+        if not request.headers.get("Authorization"):
             return None
         try:
-            jwt_data = decode_token(header[7:].strip())
+            verified = verify_jwt_in_request(optional=True, verify_type=False)
         except Exception:  # noqa: BLE001 - any invalid token means "anonymous"
             return None
+        if verified is None:
+            return None
+        jwt_data = verified[1]
     try:
         return int(jwt_data["sub"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _client_ip() -> str | None:
+    """REMOTE_ADDR (ProxyFix has applied TRUSTED_PROXIES), only when it is an IP address.
+
+    A forwarded value is client-controlled text: anything that is not an address is
+    stored as None rather than failing the batch it is written in.
+    """
+    raw = (request.remote_addr or "").strip()
+    if raw.startswith("[") and raw.endswith("]"):
+        raw = raw[1:-1]
+    try:
+        address = str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+    return address if len(address) <= 45 else None
 
 
 def _record(status: int) -> None:
@@ -55,7 +79,7 @@ def _record(status: int) -> None:
         "status": status,
         "latency_ms": latency,
         "user_id": _user_id(),
-        "ip_address": (request.remote_addr or None),
+        "ip_address": _client_ip(),
         "created_at": g.get("received_at") or clock.now(),
     }
     get_writer(current_app._get_current_object()).submit(row)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from flask import Blueprint, send_from_directory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.errors import problem
 from app.extensions import db, limiter
 
 health_bp = Blueprint("health", __name__)
@@ -23,18 +24,22 @@ def healthz() -> Any:
 
 
 def _rate_limit_storage_state() -> str:
+    """Whether the shared rate-limit storage answers now.
+
+    A live check, not Flask-Limiter's private "storage dead" flag: that flag lags (it is
+    re-checked with a back-off) and, the limiter being one object per process, it
+    describes whichever storage was bound last.
+    """
     try:
-        storage = limiter.storage
-        healthy = storage.check()
+        healthy = bool(limiter.storage.check())
     except Exception:  # noqa: BLE001 - any storage failure means "down"
         healthy = False
-    if healthy and not getattr(limiter, "_storage_dead", False):
-        return "ok"
-    return "degraded (per-process memory fallback)"
+    return "ok" if healthy else "degraded (per-process memory fallback)"
 
 
 @health_bp.get("/readyz")
 def readyz() -> Any:
+    """Ready when the database answers; a dead rate-limit storage only degrades."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -43,8 +48,15 @@ def readyz() -> Any:
         db.session.rollback()
         checks["database"] = "unavailable"
     checks["rate_limit_storage"] = _rate_limit_storage_state()
-    ready = checks["database"] == "ok"
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    if checks["database"] != "ok":
+        return problem(
+            503,
+            "The database is unavailable.",
+            type_slug="service-unavailable",
+            headers={"Retry-After": "5"},
+            extra={"checks": checks},
+        )
+    return {"status": "ready", "checks": checks}
 
 
 @health_bp.get("/api/docs/assets/<path:filename>")

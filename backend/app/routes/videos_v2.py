@@ -35,7 +35,7 @@ def _video(video: Any, liked: bool) -> dict[str, Any]:
 def _cursor(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > 2**31 - 1:
         raise ValidationFailed(
             "The request has invalid fields.",
             errors=[{"field": "cursor", "message": "Not a cursor this API returned."}],

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.services.auth_service import is_known_timezone
 
 
-class UserCreate(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(min=8, max=256), load_only=True)
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    timezone = fields.String(
-        load_default="UTC",
-        validate=validate.Length(min=1, max=64),
+def _validate_zone(name: str) -> None:
+    if not is_known_timezone(name):
+        raise ValidationError(f"Unknown IANA time zone: {name!r}.")
+
+
+class TrimmedString(fields.String):
+    """A string with surrounding whitespace removed before validation."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class TrimmedEmail(fields.Email):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def _display_name() -> TrimmedString:
+    return TrimmedString(validate=validate.Length(min=1, max=80))
+
+
+def _timezone(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(min=1, max=64), _validate_zone],
         metadata={"description": "IANA time zone, for example Europe/Berlin"},
+        **kwargs,
     )
 
 
+def _password(min_length: int) -> fields.String:
+    return fields.String(
+        required=True, validate=validate.Length(min=min_length, max=256), load_only=True
+    )
+
+
+class UserCreate(Schema):
+    email = TrimmedEmail(required=True, validate=validate.Length(max=254))
+    password = _password(8)
+    display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=80))
+    timezone = _timezone(load_default="UTC")
+
+
 class UserUpdate(Schema):
-    display_name = fields.String(validate=validate.Length(min=1, max=80))
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    display_name = _display_name()
+    timezone = _timezone()
 
 
 class UserRead(Schema):
@@ -31,17 +66,13 @@ class UserRead(Schema):
 
 
 class LoginCreate(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+    email = TrimmedString(required=True, validate=validate.Length(min=1, max=254))
+    password = _password(1)
 
 
 class PasswordUpdate(Schema):
-    current_password = fields.String(
-        required=True, validate=validate.Length(min=1, max=256), load_only=True
-    )
-    new_password = fields.String(
-        required=True, validate=validate.Length(min=8, max=256), load_only=True
-    )
+    current_password = _password(1)
+    new_password = _password(8)
 
 
 class TokensRead(Schema):

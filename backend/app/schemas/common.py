@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 
 class ProblemFieldRead(Schema):
@@ -11,7 +11,10 @@ class ProblemFieldRead(Schema):
 
 
 class ProblemRead(Schema):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document; some carry extension members (e.g. unlocks_on)."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String()
     title = fields.String()
@@ -23,6 +26,6 @@ class ProblemRead(Schema):
 
 class ChallengeQuery(Schema):
     challenge_id = fields.Integer(
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Which active enrollment (default: the most recently joined)"},
     )

@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.config import SERVER_EVENT_TYPES
 from app.errors import ValidationFailed
@@ -22,24 +24,51 @@ log = logging.getLogger(__name__)
 _events = AnalyticsEvent.__table__
 
 
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The request has invalid fields.", errors=[{"field": field, "message": message}]
+    )
+
+
+def _caller_has_written(session: Session) -> bool:
+    """True when the session's open transaction has already written to the database.
+
+    SQLite: the driver opens its transaction only before the first write, so an open
+    transaction means the caller holds the single write lock. PostgreSQL: a transaction
+    gets an id only once it writes (pg_current_xact_id_if_assigned).
+    """
+    if not session.in_transaction():
+        return False
+    try:
+        conn = session.connection()
+        if conn.dialect.name == "sqlite":
+            return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
+        if conn.dialect.name == "postgresql":
+            xact = conn.execute(text("SELECT pg_current_xact_id_if_assigned()")).scalar()
+            return xact is not None
+    except SQLAlchemyError:
+        # A broken caller transaction: stay out of it and use a connection of our own.
+        log.debug("could not inspect the caller's transaction", exc_info=True)
+        return False
+    return session.connection().in_transaction()
+
+
+def _insert(conn: Connection, values: dict[str, Any]) -> int:
+    return conn.execute(insert(_events).values(**values).returning(_events.c.id)).scalar_one()
+
+
 class AnalyticsService:
     """Product events. The class form is the product's existing call site."""
 
     @staticmethod
-    def validate(event_type: str, event_data: Any) -> dict[str, Any]:
+    def validate(event_type: Any, event_data: Any) -> dict[str, Any]:
         """The event data when storable; ValidationFailed naming the field otherwise."""
         if not isinstance(event_type, str) or not 0 < len(event_type) <= 64:
-            raise ValidationFailed(
-                "The request has invalid fields.",
-                errors=[{"field": "event_type", "message": "Must be 1 to 64 characters."}],
-            )
+            raise _invalid("event_type", "Must be a string of 1 to 64 characters.")
         try:
             return check_event_data({} if event_data is None else event_data)
         except EventDataError as exc:
-            raise ValidationFailed(
-                "The request has invalid fields.",
-                errors=[{"field": "event_data", "message": str(exc)}],
-            ) from None
+            raise _invalid("event_data", str(exc)) from None
 
     @staticmethod
     def track(
@@ -51,33 +80,41 @@ class AnalyticsService:
     ) -> AnalyticsEvent | None:
         """Validate, store and commit one event; None (logged) when the database fails.
 
-        The insert runs on its own connection and transaction, so it never commits
-        or discards the caller's pending work, and a failure never breaks the caller.
+        Invalid data raises ValidationFailed. The event's transaction is its own, and it
+        never commits or discards the caller's pending work:
+
+        - Usually (the caller's session has not written in its open transaction, which
+          includes objects merely added to the session and not flushed) the event is
+          inserted and committed at once on a separate connection: it is stored even if
+          the caller rolls back later.
+        - When the caller's open transaction has already written, the event goes into a
+          SAVEPOINT of the caller's session instead, and so is stored when the caller
+          commits. A separate connection would wait on the caller's own locks: SQLite's
+          single write lock (a certain deadlock until the busy timeout), or on PostgreSQL
+          rows the caller has locked or inserted (a user created in the same transaction
+          is invisible to another connection, so the foreign key would fail).
+
+        Either way a failure rolls back only the event's own work.
         """
         data = AnalyticsService.validate(event_type, event_data)
-        created_at = received_at or clock.now()
+        values = {
+            "user_id": user_id,
+            "event_type": event_type,
+            "event_data": data,
+            "created_at": received_at or clock.now(),
+        }
+        session = db.session()
         try:
-            with db.engine.begin() as conn:
-                event_id = conn.execute(
-                    insert(_events)
-                    .values(
-                        user_id=user_id,
-                        event_type=event_type,
-                        event_data=data,
-                        created_at=created_at,
-                    )
-                    .returning(_events.c.id)
-                ).scalar_one()
+            if _caller_has_written(session):
+                with session.begin_nested():
+                    event_id = _insert(session.connection(), values)
+            else:
+                with db.engine.begin() as conn:
+                    event_id = _insert(conn, values)
         except SQLAlchemyError:
             log.exception("could not store %s event for user %s", event_type, user_id)
             return None
-        return AnalyticsEvent(
-            id=event_id,
-            user_id=user_id,
-            event_type=event_type,
-            event_data=data,
-            created_at=created_at,
-        )
+        return AnalyticsEvent(id=event_id, **values)
 
     @staticmethod
     def track_client_event(
@@ -90,27 +127,13 @@ class AnalyticsService:
     ) -> AnalyticsEvent | None:
         """track() for an event a client sent: only whitelisted types are accepted."""
         allowed = tuple(t for t in allowed_types if t not in SERVER_EVENT_TYPES)
+        listing = "allowed: " + ", ".join(allowed) + "."
         if event_type in SERVER_EVENT_TYPES:
-            raise ValidationFailed(
-                "The request has invalid fields.",
-                errors=[
-                    {
-                        "field": "event_type",
-                        "message": f"{event_type!r} is recorded by the server and cannot be "
-                        "sent by a client; allowed: " + ", ".join(allowed) + ".",
-                    }
-                ],
+            raise _invalid(
+                "event_type",
+                f"{event_type!r} is recorded by the server and cannot be sent by a client; "
+                + listing,
             )
         if event_type not in allowed:
-            raise ValidationFailed(
-                "The request has invalid fields.",
-                errors=[
-                    {
-                        "field": "event_type",
-                        "message": f"Unknown event type {event_type!r}; allowed: "
-                        + ", ".join(allowed)
-                        + ".",
-                    }
-                ],
-            )
+            raise _invalid("event_type", f"Unknown event type {event_type!r}; {listing}")
         return AnalyticsService.track(user_id, event_type, event_data, received_at=received_at)

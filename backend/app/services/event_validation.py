@@ -58,6 +58,7 @@ def check_event_data(event_data: Any) -> dict[str, Any]:
     size = len(json.dumps(event_data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_EVENT_DATA_BYTES:
         raise EventDataError(
-            f"event_data is {size} bytes as compact JSON; at most {MAX_EVENT_DATA_BYTES} are allowed."
+            f"event_data is {size} bytes as compact JSON; "
+            f"at most {MAX_EVENT_DATA_BYTES} are allowed."
         )
     return event_data

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import RequestLog
 
@@ -54,6 +53,7 @@ class RequestLogWriter:
         self.written = 0
         self.dropped = 0
         self.failed = 0
+        self.batches = 0
         _writers.add(self)
 
     # -- request side -------------------------------------------------------
@@ -84,14 +84,23 @@ class RequestLogWriter:
                 self._thread.start()
 
     def _after_fork(self) -> None:
-        """In a forked child: new queue and thread, and no connection shared with the parent."""
+        """In a forked child: new queue, lock and thread, no connection shared with the parent.
+
+        Rows the parent had queued stay the parent's to write (never written twice).
+        """
         self._pid = os.getpid()
         self._queue = queue.Queue(self._max_queue)
         self._thread = None
+        self._start_lock = threading.Lock()
         self._engine.dispose(close=False)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Block until every row submitted before this call is written (or timeout)."""
+        """Block until every row submitted before this call is written (or timeout).
+
+        True when they were handed to the database (a failed write counts in `failed`).
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
         if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
             self._drain_here()
             return True
@@ -160,11 +169,12 @@ class RequestLogWriter:
                 return
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        self.batches += 1
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(_table), rows)
             self.written += len(rows)
-        except SQLAlchemyError:
+        except Exception:  # noqa: BLE001 - the writer thread must outlive any bad batch
             self.failed += len(rows)
             log.exception("could not write %d request log rows", len(rows))
 
@@ -177,4 +187,10 @@ def _close_all() -> None:
             log.exception("request log writer did not close cleanly")
 
 
+def _rearm_all_in_child() -> None:
+    for writer in list(_writers):
+        writer._after_fork()
+
+
 atexit.register(_close_all)
+os.register_at_fork(after_in_child=_rearm_all_in_child)

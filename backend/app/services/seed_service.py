@@ -24,44 +24,54 @@ class SeedResult:
     created: bool
 
 
+def create_challenge(
+    *, slug: str, title: str, description: str = "", days: int, with_videos: bool = True
+) -> Challenge:
+    """A challenge with one plan per day (and one video per plan unless with_videos=False)."""
+    challenge = Challenge(slug=slug, title=title, description=description, duration_days=days)
+    db.session.add(challenge)
+    db.session.flush()
+    for day in range(1, days + 1):
+        focus = _FOCUS[(day - 1) % len(_FOCUS)]
+        video = None
+        if with_videos:
+            video = Video(
+                title=f"Day {day}: {focus}",
+                description=f"A guided {focus.lower()} session.",
+                url=f"https://videos.example.com/{slug}/day-{day:02d}.mp4",
+                duration_s=600 + 30 * (day % 10),
+            )
+            db.session.add(video)
+            db.session.flush()
+        db.session.add(
+            Plan(
+                challenge_id=challenge.id,
+                day=day,
+                title=f"Day {day}: {focus}",
+                description=f"Warm up, then {focus.lower()} work, then cool down.",
+                tasks=[
+                    {"title": "Warm-up", "minutes": 5},
+                    {"title": focus, "minutes": 10 + day % 5},
+                    {"title": "Cool-down", "minutes": 5},
+                ],
+                video_id=video.id if video is not None else None,
+            )
+        )
+    db.session.commit()
+    return challenge
+
+
 def seed_demo(*, days: int = 30) -> SeedResult:
     """Create the demo challenge and user unless they exist (idempotent)."""
     challenge = db.session.scalars(select(Challenge).where(Challenge.slug == DEMO_SLUG)).first()
     created = challenge is None
     if challenge is None:
-        challenge = Challenge(
+        challenge = create_challenge(
             slug=DEMO_SLUG,
             title="30-Day Fitness Kickstart",
             description="A short workout every day for 30 days.",
-            duration_days=days,
+            days=days,
         )
-        db.session.add(challenge)
-        db.session.flush()
-        for day in range(1, days + 1):
-            focus = _FOCUS[(day - 1) % len(_FOCUS)]
-            video = Video(
-                title=f"Day {day}: {focus}",
-                description=f"A guided {focus.lower()} session.",
-                url=f"https://videos.example.com/30-day/day-{day:02d}.mp4",
-                duration_s=600 + 30 * (day % 10),
-            )
-            db.session.add(video)
-            db.session.flush()
-            db.session.add(
-                Plan(
-                    challenge_id=challenge.id,
-                    day=day,
-                    title=f"Day {day}: {focus}",
-                    description=f"Warm up, then {focus.lower()} work, then cool down.",
-                    tasks=[
-                        {"title": "Warm-up", "minutes": 5},
-                        {"title": focus, "minutes": 10 + day % 5},
-                        {"title": "Cool-down", "minutes": 5},
-                    ],
-                    video_id=video.id,
-                )
-            )
-        db.session.commit()
     user = auth_service.get_by_email(email=DEMO_EMAIL)
     if user is None:
         user = auth_service.create(

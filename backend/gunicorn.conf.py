@@ -1,0 +1,77 @@
+"""Production gunicorn settings: `gunicorn -c gunicorn.conf.py 'app:create_app()'` from backend/.
+
+Every value can be overridden on the command line (for example `-b 127.0.0.1:9000 -w 4`),
+which gunicorn applies after this file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger("gunicorn.error")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this container may use
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# Sync workers block on the database, so a few more workers than cores keep the CPUs busy;
+# gunicorn's own advice is 2 * cores + 1. Each worker holds its own database pool (up to 15
+# connections: SQLAlchemy's 5 + 10 overflow) plus one request-log writer connection, so
+# mind PostgreSQL's max_connections when raising WEB_CONCURRENCY.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores() + 1))
+worker_class = "sync"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")  # behind a reverse proxy
+
+# Each worker builds its own app (no preload): no engine, pool or writer thread is ever
+# created before the fork and shared with the children.
+preload_app = False
+
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+# On SIGTERM a worker finishes its request, then worker_exit flushes the request-log
+# writer; the master kills workers still alive after graceful_timeout.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
+keepalive = 2  # seconds; sync workers behind a proxy rarely reuse connections
+# The writer flush gets a bounded share of the graceful period, so the worker exits (and
+# keeps its rows) before the master's SIGKILL.
+REQUEST_LOG_CLOSE_TIMEOUT = max(1.0, min(10.0, graceful_timeout / 3))
+
+# Heartbeat files on tmpfs: a disk-backed /tmp can stall workers (gunicorn's FAQ).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# request_logs is the access log; gunicorn's own goes to stderr only when asked.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def _flask_app(wsgi: Any) -> Any | None:
+    """The Flask app behind the worker's WSGI callable (possibly wrapped in middleware)."""
+    for _ in range(5):
+        if wsgi is None:
+            return None
+        if isinstance(getattr(wsgi, "extensions", None), dict):
+            return wsgi
+        wsgi = getattr(wsgi, "app", None)
+    return None
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Write the worker's queued request logs before the process ends."""
+    # gunicorn also calls this hook in the master for a worker that vanished: nothing of
+    # that worker's is left there to flush.
+    if getattr(worker, "pid", None) != os.getpid():
+        return
+    app = _flask_app(getattr(worker, "wsgi", None))
+    writer = app.extensions.get("request_log_writer") if app is not None else None
+    if writer is None:
+        return
+    try:
+        writer.close(timeout=REQUEST_LOG_CLOSE_TIMEOUT)
+    except Exception:  # noqa: BLE001 - the worker is exiting anyway; say so and go on
+        log.exception("request log writer did not close cleanly")
