@@ -127,8 +127,9 @@ def parse_wrk(output: str) -> WrkResult:
     )
     socket_errors = {}
     if sockets:
-        socket_errors = dict(zip(("connect", "read", "write", "timeout"),
-                                 map(int, sockets.groups()), strict=True))
+        socket_errors = dict(
+            zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()), strict=True)
+        )
     latency = re.search(r"Latency\s+([\d.]+)(us|ms|s|m)", output)
     latency_ms = float(latency.group(1)) * _UNITS_MS[latency.group(2)] if latency else 0.0
     return WrkResult(

@@ -19,12 +19,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,13 @@ class Run:
     problems: list[str] = field(default_factory=list)
 
 
+def track_body() -> bytes:
+    """The event body track.lua sends, so the setup check posts the same thing."""
+    match = re.search(r"wrk\.body = '(.*)'", TRACK_LUA.read_text())
+    assert match is not None, "track.lua sets wrk.body in single quotes"
+    return match.group(1).encode()
+
+
 def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -126,7 +135,11 @@ def migrate() -> None:
     env["FLASK_APP"] = "app"
     proc = subprocess.run(
         [str(VENV_BIN / "flask"), "db", "upgrade"],
-        cwd=BACKEND, env=env, capture_output=True, text=True, check=False,
+        cwd=BACKEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise BenchError("flask db upgrade failed:\n" + proc.stdout + proc.stderr)
@@ -138,8 +151,6 @@ def setup_user(env: dict[str, str], log_path: Path) -> str:
     server.start()
     try:
         token = bench_token(server.base_url)
-        import urllib.request
-
         with urllib.request.urlopen(server.base_url + "/readyz", timeout=5) as resp:
             ready = json.loads(resp.read())
         if ready["checks"].get("rate_limit_storage") != "ok":
@@ -147,7 +158,7 @@ def setup_user(env: dict[str, str], log_path: Path) -> str:
         request = urllib.request.Request(
             server.base_url + "/api/v2/analytics/track",
             method="POST",
-            data=TRACK_LUA.read_text().split("wrk.body = '")[1].split("'")[0].encode(),
+            data=track_body(),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         with urllib.request.urlopen(request, timeout=5) as resp:
@@ -243,8 +254,11 @@ def check_rows(config: Config, rows: RowCounts, answered: int, slack: int) -> li
 def machine_info() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
@@ -315,34 +329,51 @@ def print_report(info: dict[str, Any], args: argparse.Namespace, runs: list[Run]
     print("\n== command")
     print(f"  cd {ROOT} && .venv/bin/python bench/run.py {shlex.join(sys.argv[1:])}")
     print(f"  server: cd backend && {shlex.join(gunicorn_command(0, WORKERS))}  (per run)")
-    example = wrk_command("http://127.0.0.1:PORT/api/v2/analytics/track", threads=args.threads,
-                          connections=args.connections, duration=args.duration,
-                          token="$TOKEN", script=TRACK_LUA.relative_to(ROOT))
+    example = wrk_command(
+        "http://127.0.0.1:PORT/api/v2/analytics/track",
+        threads=args.threads,
+        connections=args.connections,
+        duration=args.duration,
+        token="$TOKEN",
+        script=TRACK_LUA.relative_to(ROOT),
+    )
     print(f"  load:   {shlex.join(example)}")
     print(f"\n== per run ({args.duration:g}s each after {args.warmup:g}s warm-up)")
     for run in runs:
         flag = "  PROBLEM: " + "; ".join(run.problems) if run.problems else ""
-        print(f"  round {run.round} {run.config:9} {run.rps:8.0f} req/s"
-              f"  {run.worker_cpu_ms:6.3f} ms CPU/req  pg {run.pg_cpu_ms:6.3f}{flag}")
+        print(
+            f"  round {run.round} {run.config:9} {run.rps:8.0f} req/s"
+            f"  {run.worker_cpu_ms:6.3f} ms CPU/req  pg {run.pg_cpu_ms:6.3f}{flag}"
+        )
     print(f"\n== medians of {args.rounds} interleaved rounds")
-    print(f"  {'config':10} {'req/s':>8} {'(min..max)':>15} {'worker CPU ms/req':>18}"
-          f" {'pg CPU ms/req':>14} {'latency ms':>11}")
+    print(
+        f"  {'config':10} {'req/s':>8} {'(min..max)':>15} {'worker CPU ms/req':>18}"
+        f" {'pg CPU ms/req':>14} {'latency ms':>11}"
+    )
     for name, v in s.items():
         span = f"{v['rps_min']:.0f}..{v['rps_max']:.0f}"
-        print(f"  {name:10} {v['rps']:8.0f} {span:>15} {v['worker_cpu_ms']:18.3f}"
-              f" {v['pg_cpu_ms']:14.3f} {v['latency_ms']:11.2f}")
+        print(
+            f"  {name:10} {v['rps']:8.0f} {span:>15} {v['worker_cpu_ms']:18.3f}"
+            f" {v['pg_cpu_ms']:14.3f} {v['latency_ms']:11.2f}"
+        )
     track_ok = r["track_vs_baseline_rps"] >= TARGET_TRACK_RATIO
     log_ok = r["logging_cost_rps"] <= TARGET_LOGGING_COST
     print("\n== ratios")
-    print(f"  /track vs baseline, req/s:       {r['track_vs_baseline_rps']:.2f}x "
-          f"(paired {r['track_vs_baseline_rps_paired']:.2f}x)  target >= {TARGET_TRACK_RATIO}x"
-          f"  {'PASS' if track_ok else 'FAIL'}")
+    print(
+        f"  /track vs baseline, req/s:       {r['track_vs_baseline_rps']:.2f}x "
+        f"(paired {r['track_vs_baseline_rps_paired']:.2f}x)  target >= {TARGET_TRACK_RATIO}x"
+        f"  {'PASS' if track_ok else 'FAIL'}"
+    )
     print(f"  /track vs baseline, CPU/req:     {r['track_vs_baseline_cpu']:.2f}x")
-    print(f"  request logging cost, req/s:     {r['logging_cost_rps']:+.1%} "
-          f"(paired {r['logging_cost_rps_paired']:+.1%})  target <= {TARGET_LOGGING_COST:.0%}"
-          f"  {'PASS' if log_ok else 'FAIL'}")
-    print(f"  request logging cost, CPU/req:   {r['logging_cost_cpu']:+.1%} "
-          f"(paired {r['logging_cost_cpu_paired']:+.1%})")
+    print(
+        f"  request logging cost, req/s:     {r['logging_cost_rps']:+.1%} "
+        f"(paired {r['logging_cost_rps_paired']:+.1%})  target <= {TARGET_LOGGING_COST:.0%}"
+        f"  {'PASS' if log_ok else 'FAIL'}"
+    )
+    print(
+        f"  request logging cost, CPU/req:   {r['logging_cost_cpu']:+.1%} "
+        f"(paired {r['logging_cost_cpu_paired']:+.1%})"
+    )
     problems = [p for run in runs for p in run.problems]
     print("\n== checks")
     if problems:
@@ -354,9 +385,18 @@ def print_report(info: dict[str, Any], args: argparse.Namespace, runs: list[Run]
         print("  flush at the graceful stop), none with it off")
     print(f"  loadavg at end: {Path('/proc/loadavg').read_text().split()[:3]}")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"machine": info, "argv": sys.argv[1:], "summary": s, "ratios": r,
-             "runs": [asdict(run) for run in runs]}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "argv": sys.argv[1:],
+                    "summary": s,
+                    "ratios": r,
+                    "runs": [asdict(run) for run in runs],
+                },
+                indent=2,
+            )
+        )
         print(f"  results written to {args.json}")
     return not problems
 
@@ -368,8 +408,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per run (2)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 round of 3 s, 1 s warm-up")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 round of 3 s, 1 s warm-up"
+    )
     parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -394,9 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(1, args.rounds + 1):
             for config in CONFIGS:
                 run = measure(config, round_no, args, token, log_path)
-                print(f"round {round_no}/{args.rounds} {config.name:9} {run.rps:8.0f} req/s"
-                      f"  {run.worker_cpu_ms:.3f} ms CPU/req"
-                      + (f"  PROBLEM: {run.problems}" if run.problems else ""), flush=True)
+                print(
+                    f"round {round_no}/{args.rounds} {config.name:9} {run.rps:8.0f} req/s"
+                    f"  {run.worker_cpu_ms:.3f} ms CPU/req"
+                    + (f"  PROBLEM: {run.problems}" if run.problems else ""),
+                    flush=True,
+                )
                 runs.append(run)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
