@@ -37,8 +37,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check backend bench
 
+# Needs PostgreSQL and Redis on 127.0.0.1 and wrk (apt-get install -y wrk); not part of `make test`.
+# BENCH_ARGS=--quick for a smoke run; see `.venv/bin/python bench/run.py --help`.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) backend/instance .pytest_cache

@@ -71,7 +71,19 @@ def worker_exit(server: Any, worker: Any) -> None:
     writer = app.extensions.get("request_log_writer") if app is not None else None
     if writer is None:
         return
+    queued = writer.depth
     try:
         writer.close(timeout=REQUEST_LOG_CLOSE_TIMEOUT)
     except Exception:  # noqa: BLE001 - the worker is exiting anyway; say so and go on
         log.exception("request log writer did not close cleanly")
+        return
+    log.info(
+        "worker %s: request log writer closed (queued at exit %d, written %d, dropped %d, "
+        "failed %d, left %d)",
+        worker.pid,
+        queued,
+        writer.written,
+        writer.dropped,
+        writer.failed,
+        writer.depth,
+    )

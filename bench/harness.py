@@ -232,6 +232,29 @@ class Gunicorn:
         return code
 
 
+_WRITER_CLOSED = re.compile(
+    r"worker (\d+): request log writer closed \(queued at exit (\d+), written (\d+), "
+    r"dropped (\d+), failed (\d+), left (\d+)\)"
+)
+
+
+@dataclass(frozen=True)
+class WriterExit:
+    """What one worker's worker_exit hook reported about its request-log writer."""
+
+    pid: int
+    queued: int
+    written: int
+    dropped: int
+    failed: int
+    left: int
+
+
+def writer_exits(log_path: Path) -> list[WriterExit]:
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return [WriterExit(*map(int, m.groups())) for m in _WRITER_CLOSED.finditer(text)]
+
+
 # -- HTTP API -----------------------------------------------------------------------------
 
 

@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import redis
 from harness import (
@@ -39,6 +36,7 @@ from harness import (
     BenchError,
     Gunicorn,
     RowCounts,
+    WriterExit,
     backend_pids,
     bench_token,
     child_pids,
@@ -51,16 +49,16 @@ from harness import (
     row_counts,
     run_wrk,
     total_cpu,
+    writer_exits,
     wrk_command,
 )
+from report import Run, machine_info, print_report
 
 DATABASE = "challenge_bench"
 PSYCOPG_DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/9"
 WORKERS = 2
 TRACK_LUA = Path(__file__).resolve().parent / "track.lua"
-TARGET_TRACK_RATIO = 0.40
-TARGET_LOGGING_COST = 0.05
 
 
 @dataclass(frozen=True)
@@ -77,21 +75,6 @@ CONFIGS = (
     Config("track", "POST", "/api/v2/analytics/track", logging=True, script=TRACK_LUA),
     Config("nolog", "GET", "/api/v2/auth/me", logging=False),
 )
-
-
-@dataclass
-class Run:
-    config: str
-    round: int
-    rps: float
-    requests: int
-    seconds: float
-    latency_avg_ms: float
-    worker_cpu_ms: float  # per request
-    pg_cpu_ms: float  # per request, PostgreSQL backends serving our pool
-    warmup_requests: int
-    rows: dict[str, int]
-    problems: list[str] = field(default_factory=list)
 
 
 def track_body() -> bytes:
@@ -114,7 +97,7 @@ def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
         JWT_ACCESS_TOKEN_EXPIRES="86400",
         REQUEST_LOG_ENABLED="true" if logging else "false",
         WEB_CONCURRENCY=str(WORKERS),
-        GUNICORN_LOG_LEVEL="warning",
+        GUNICORN_LOG_LEVEL="info",  # worker_exit reports the writers' counters
     )
     return env
 
@@ -170,9 +153,10 @@ def setup_user(env: dict[str, str], log_path: Path) -> str:
 
 
 def measure(
-    config: Config, round_no: int, args: argparse.Namespace, token: str, log_path: Path
+    config: Config, round_no: int, args: argparse.Namespace, token: str, log_dir: Path
 ) -> Run:
     env = server_env(logging=config.logging, key_prefix=args.key_prefix)
+    log_path = log_dir / f"{round_no}-{config.name}.log"
     before = row_counts(PSYCOPG_DSN)
     server = Gunicorn(env=env, port=free_port(), workers=WORKERS, log_path=log_path)
     server.start()
@@ -206,6 +190,8 @@ def measure(
             problems.append(f"{label}: {res.non_2xx} non-2xx, socket errors {res.socket_errors}")
     rows = row_counts(PSYCOPG_DSN) - before
     problems += check_rows(config, rows, warm.requests + result.requests, args.connections * 2)
+    exits = writer_exits(log_path)
+    problems += check_writer_exits(config, rows, exits)
     return Run(
         config=config.name,
         round=round_no,
@@ -217,6 +203,7 @@ def measure(
         pg_cpu_ms=1000 * cpu_delta(pg0, pg1) / max(result.requests, 1),
         warmup_requests=warm.requests,
         rows=asdict(rows),
+        flushed_at_exit=sum(e.queued for e in exits),
         problems=problems,
     )
 
@@ -248,87 +235,24 @@ def check_rows(config: Config, rows: RowCounts, answered: int, slack: int) -> li
     return problems
 
 
-# -- report -------------------------------------------------------------------------------
+def check_writer_exits(config: Config, rows: RowCounts, exits: list[WriterExit]) -> list[str]:
+    """Every worker's worker_exit hook closed its writer, which wrote exactly the rows added."""
+    if len(exits) != WORKERS:
+        return [f"worker_exit reported {len(exits)} writer closes, expected {WORKERS}"]
+    problems = []
+    lost = sum(e.dropped + e.failed + e.left for e in exits)
+    if lost:
+        problems.append(f"request-log writers lost {lost} rows: {exits}")
+    written = sum(e.written for e in exits)
+    if written != rows.logs:
+        problems.append(f"writers report {written} rows written, request_logs +{rows.logs}")
+    if not config.logging and written:
+        problems.append(f"logging off, yet the writers wrote {written} rows")
+    return problems
 
 
-def machine_info() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    pg = pg_settings()
-    redis_version = redis.Redis.from_url(REDIS_URL).info("server")["redis_version"]
-    gunicorn_version = subprocess.run(
-        [str(VENV_BIN / "gunicorn"), "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": model,
-        "memory_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": pg["server_version"],
-        "pg_fsync": pg["fsync"],
-        "pg_synchronous_commit": pg["synchronous_commit"],
-        "redis": redis_version,
-        "gunicorn": gunicorn_version,
-        "wrk": (wrk_version.stdout or wrk_version.stderr).splitlines()[0],
-        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-    }
-
-
-def summarize(runs: list[Run]) -> dict[str, dict[str, float]]:
-    summary = {}
-    for config in CONFIGS:
-        mine = [r for r in runs if r.config == config.name]
-        summary[config.name] = {
-            "rps": statistics.median(r.rps for r in mine),
-            "rps_min": min(r.rps for r in mine),
-            "rps_max": max(r.rps for r in mine),
-            "worker_cpu_ms": statistics.median(r.worker_cpu_ms for r in mine),
-            "pg_cpu_ms": statistics.median(r.pg_cpu_ms for r in mine),
-            "latency_ms": statistics.median(r.latency_avg_ms for r in mine),
-            "requests": sum(r.requests for r in mine),
-        }
-    return summary
-
-
-def paired(runs: list[Run], top: str, bottom: str, attr: str) -> float:
-    """Median over rounds of the ratio within each round (drift cancels out)."""
-    rounds = sorted({r.round for r in runs})
-    by = {(r.config, r.round): getattr(r, attr) for r in runs}
-    return statistics.median(by[(top, n)] / by[(bottom, n)] for n in rounds)
-
-
-def ratios(runs: list[Run], s: dict[str, dict[str, float]]) -> dict[str, float]:
-    return {
-        "track_vs_baseline_rps": s["track"]["rps"] / s["baseline"]["rps"],
-        "track_vs_baseline_rps_paired": paired(runs, "track", "baseline", "rps"),
-        "track_vs_baseline_cpu": s["track"]["worker_cpu_ms"] / s["baseline"]["worker_cpu_ms"],
-        "logging_cost_rps": 1 - s["baseline"]["rps"] / s["nolog"]["rps"],
-        "logging_cost_rps_paired": 1 - paired(runs, "baseline", "nolog", "rps"),
-        "logging_cost_cpu": s["baseline"]["worker_cpu_ms"] / s["nolog"]["worker_cpu_ms"] - 1,
-        "logging_cost_cpu_paired": paired(runs, "baseline", "nolog", "worker_cpu_ms") - 1,
-    }
-
-
-def print_report(info: dict[str, Any], args: argparse.Namespace, runs: list[Run]) -> bool:
-    s = summarize(runs)
-    r = ratios(runs, s)
-    print("\n== machine")
-    for key, value in info.items():
-        print(f"  {key:22} {value}")
-    print("\n== command")
-    print(f"  cd {ROOT} && .venv/bin/python bench/run.py {shlex.join(sys.argv[1:])}")
-    print(f"  server: cd backend && {shlex.join(gunicorn_command(0, WORKERS))}  (per run)")
+def commands(args: argparse.Namespace) -> list[str]:
+    """The command run, and the server and load commands it ran for each configuration."""
     example = wrk_command(
         "http://127.0.0.1:PORT/api/v2/analytics/track",
         threads=args.threads,
@@ -337,68 +261,11 @@ def print_report(info: dict[str, Any], args: argparse.Namespace, runs: list[Run]
         token="$TOKEN",
         script=TRACK_LUA.relative_to(ROOT),
     )
-    print(f"  load:   {shlex.join(example)}")
-    print(f"\n== per run ({args.duration:g}s each after {args.warmup:g}s warm-up)")
-    for run in runs:
-        flag = "  PROBLEM: " + "; ".join(run.problems) if run.problems else ""
-        print(
-            f"  round {run.round} {run.config:9} {run.rps:8.0f} req/s"
-            f"  {run.worker_cpu_ms:6.3f} ms CPU/req  pg {run.pg_cpu_ms:6.3f}{flag}"
-        )
-    print(f"\n== medians of {args.rounds} interleaved rounds")
-    print(
-        f"  {'config':10} {'req/s':>8} {'(min..max)':>15} {'worker CPU ms/req':>18}"
-        f" {'pg CPU ms/req':>14} {'latency ms':>11}"
-    )
-    for name, v in s.items():
-        span = f"{v['rps_min']:.0f}..{v['rps_max']:.0f}"
-        print(
-            f"  {name:10} {v['rps']:8.0f} {span:>15} {v['worker_cpu_ms']:18.3f}"
-            f" {v['pg_cpu_ms']:14.3f} {v['latency_ms']:11.2f}"
-        )
-    track_ok = r["track_vs_baseline_rps"] >= TARGET_TRACK_RATIO
-    log_ok = r["logging_cost_rps"] <= TARGET_LOGGING_COST
-    print("\n== ratios")
-    print(
-        f"  /track vs baseline, req/s:       {r['track_vs_baseline_rps']:.2f}x "
-        f"(paired {r['track_vs_baseline_rps_paired']:.2f}x)  target >= {TARGET_TRACK_RATIO}x"
-        f"  {'PASS' if track_ok else 'FAIL'}"
-    )
-    print(f"  /track vs baseline, CPU/req:     {r['track_vs_baseline_cpu']:.2f}x")
-    print(
-        f"  request logging cost, req/s:     {r['logging_cost_rps']:+.1%} "
-        f"(paired {r['logging_cost_rps_paired']:+.1%})  target <= {TARGET_LOGGING_COST:.0%}"
-        f"  {'PASS' if log_ok else 'FAIL'}"
-    )
-    print(
-        f"  request logging cost, CPU/req:   {r['logging_cost_cpu']:+.1%} "
-        f"(paired {r['logging_cost_cpu_paired']:+.1%})"
-    )
-    problems = [p for run in runs for p in run.problems]
-    print("\n== checks")
-    if problems:
-        print(f"  {len(problems)} PROBLEM(S): see the per-run lines above")
-    else:
-        print("  every response 2xx; events stored == 201s (server side, exact) and within the")
-        print("  requests wrk saw answered (+ at most one in flight per connection); one")
-        print("  request_logs row per request with logging on (written by the worker_exit")
-        print("  flush at the graceful stop), none with it off")
-    print(f"  loadavg at end: {Path('/proc/loadavg').read_text().split()[:3]}")
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {
-                    "machine": info,
-                    "argv": sys.argv[1:],
-                    "summary": s,
-                    "ratios": r,
-                    "runs": [asdict(run) for run in runs],
-                },
-                indent=2,
-            )
-        )
-        print(f"  results written to {args.json}")
-    return not problems
+    return [
+        f"cd {ROOT} && .venv/bin/python bench/run.py {shlex.join(sys.argv[1:])}".rstrip(),
+        f"server: cd backend && {shlex.join(gunicorn_command(0, WORKERS))}  (fresh per run)",
+        f"load:   {shlex.join(example)}  (GET runs: no -s)",
+    ]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -424,17 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_wrk()
         check_services()
-        info = machine_info()
+        info = machine_info(REDIS_URL)
         reset_database(DATABASE)
         migrate()
         log_dir = Path(tempfile.mkdtemp(prefix="challenge-bench-"))
-        log_path = log_dir / "gunicorn.log"
-        print(f"gunicorn output: {log_path}", flush=True)
-        token = setup_user(server_env(logging=True, key_prefix=args.key_prefix), log_path)
+        print(f"gunicorn output: {log_dir}", flush=True)
+        env = server_env(logging=True, key_prefix=args.key_prefix)
+        token = setup_user(env, log_dir / "setup.log")
         runs = []
         for round_no in range(1, args.rounds + 1):
             for config in CONFIGS:
-                run = measure(config, round_no, args, token, log_path)
+                run = measure(config, round_no, args, token, log_dir)
                 print(
                     f"round {round_no}/{args.rounds} {config.name:9} {run.rps:8.0f} req/s"
                     f"  {run.worker_cpu_ms:.3f} ms CPU/req"
@@ -445,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
-    return 0 if print_report(info, args, runs) else 1
+    return 0 if print_report(info, args, runs, commands(args)) else 1
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from app.services import schema_check
 
 
-@click.group("analytics")
+# AppGroup: its commands run in an app context under any runner, not only `flask`.
+@click.group("analytics", cls=AppGroup)
 def analytics_group() -> None:
     """Analytics operations."""
 

@@ -6,12 +6,14 @@ import getpass
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from app.errors import DomainError
 from app.services import auth_service, seed_service
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load the demo challenge, its plans and videos, and a demo user."""
     result = seed_service.seed_demo()
@@ -21,6 +23,7 @@ def seed_demo_command() -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", default=None, help="Prompted for when omitted.")
 @click.option("--display-name", default="Admin")

@@ -88,6 +88,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Rate limits
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Flask-Limiter sends its Retry-After on every response; Retry-After belongs on 429s
+        # only (errors.py sets it there), so its per-response value goes by another name.
+        "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Reset-After",
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "fixed-window"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "challenge"),

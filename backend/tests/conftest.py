@@ -79,6 +79,8 @@ def make_config(db_url: str, **overrides: Any) -> dict[str, Any]:
         "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
         "WRITE_LIMIT": "1000 per minute",
         "AUTH_LIMIT": "1000 per minute",
+        # Cheap argon2id: the hashes stay real ($argon2id$...), the suite stays fast.
+        "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
         "MIGRATIONS_DIR": MIGRATIONS,
         # Flushed explicitly by tests (flush_logs); the thread still runs as in production.
         "REQUEST_LOG_FLUSH_INTERVAL": 0.05,

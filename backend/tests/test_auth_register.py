@@ -151,9 +151,7 @@ def test_login_ignores_the_case_of_the_email(client, register):
 def test_login_failure_is_the_same_for_a_wrong_password_and_an_unknown_email(client, register):
     user = register()
     wrong = client.post(LOGIN, json={"email": user["email"], "password": "wrong password"})
-    unknown = client.post(
-        LOGIN, json={"email": "nobody@example.com", "password": user["password"]}
-    )
+    unknown = client.post(LOGIN, json={"email": "nobody@example.com", "password": user["password"]})
     for r in (wrong, unknown):
         assert r.status_code == 401
         assert r.mimetype == PROBLEM

@@ -45,9 +45,7 @@ def test_logout_revokes_the_access_token(client, auth, query):
     assert r.status_code == 200, r.get_json()
     assert_401(client.get(ME, headers=user.headers))
     assert "revoked" in client.get(ME, headers=user.headers).json["detail"]
-    assert query("SELECT token_type, user_id FROM revoked_tokens") == [
-        ("access", user.user["id"])
-    ]
+    assert query("SELECT token_type, user_id FROM revoked_tokens") == [("access", user.user["id"])]
     # the refresh token of the same login is a separate token and still works
     r = client.post(REFRESH, headers=bearer(user.tokens["refresh_token"]))
     assert r.status_code == 200

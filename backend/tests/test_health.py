@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 from app.request_logging import get_writer
 from tests.conftest import make_config
 from tests.problem_helpers import assert_problem
@@ -78,9 +78,17 @@ def _login(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"Authorization": f"Bearer {r.get_json()['access_token']}"}
 
 
-def test_dead_rate_limit_storage_degrades_but_stays_ready(app_factory):
-    app = app_factory(RATELIMIT_STORAGE_URI=DEAD_REDIS, WRITE_LIMIT="2 per minute")
-    client = app.test_client()
+@pytest.fixture
+def dead_storage_app(app_factory) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    """An app whose rate-limit storage is a closed Redis port."""
+    yield app_factory(RATELIMIT_STORAGE_URI=DEAD_REDIS, WRITE_LIMIT="2 per minute")
+    # The limiter is one object per process and remembers "storage dead" (re-checked
+    # with a back-off): forget it so later tests' apps start on their own storage.
+    limiter._storage_dead = False
+
+
+def test_dead_rate_limit_storage_degrades_but_stays_ready(dead_storage_app):
+    client = dead_storage_app.test_client()
     r = client.get("/readyz")
     assert r.status_code == 200
     checks = r.get_json()["checks"]
@@ -88,8 +96,8 @@ def test_dead_rate_limit_storage_degrades_but_stays_ready(app_factory):
     assert checks["rate_limit_storage"].startswith("degraded")
 
 
-def test_rate_limited_route_works_on_memory_fallback_when_storage_is_dead(app_factory):
-    app = app_factory(RATELIMIT_STORAGE_URI=DEAD_REDIS, WRITE_LIMIT="2 per minute")
+def test_rate_limited_route_works_on_memory_fallback_when_storage_is_dead(dead_storage_app):
+    app = dead_storage_app
     client = app.test_client()
     headers = _login(client)
     event = {"event_type": "app_opened", "event_data": {"source": "test"}}

@@ -199,7 +199,18 @@ def test_each_successful_view_records_plan_viewed(client, seeded, enrolled, quer
     assert {str(row[0])[:10] for row in created} == {"2026-03-03"}
 
 
-def test_plan_without_a_video_has_video_null(client, auth, app, at):
+def test_plan_video_carries_the_users_liked_flag(client, enrolled):
+    h = enrolled.headers
+    video = client.get("/api/v2/plans/today", headers=h).get_json()["video"]
+    assert video["liked"] is False
+    assert client.post(f"/api/v2/videos/{video['id']}/like", headers=h).status_code == 200
+    assert client.get("/api/v2/plans/today", headers=h).get_json()["video"]["liked"] is True
+    r = client.post("/api/v2/plans/3/complete", headers=h)
+    assert r.get_json()["video"] == video | {"liked": True}
+    assert client.get("/api/v2/plans/2", headers=h).get_json()["video"]["liked"] is False
+
+
+def test_plan_without_a_video_has_video_null(client, auth, app):
     from app.extensions import db
     from app.services import seed_service
 

@@ -61,7 +61,10 @@ class JsonParser(FlaskParser):
             return core.missing
         try:
             return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError):
+        except RecursionError:
+            # Valid JSON, only too deep for the parser: a validation error, not a syntax one.
+            abort(422, messages={"json": ["The body is nested too deeply."]})
+        except (UnicodeDecodeError, ValueError):
             abort(400, messages={"json": ["The body is not valid JSON."]})
 
 

@@ -21,7 +21,9 @@ from app.schemas.auth import (
 )
 from app.services import auth_service
 
-blp = ApiBlueprint("auth_v2", __name__, url_prefix="/api/v2/auth", description="Accounts and tokens")
+blp = ApiBlueprint(
+    "auth_v2", __name__, url_prefix="/api/v2/auth", description="Accounts and tokens"
+)
 
 
 @blp.route("/register", methods=["POST"])

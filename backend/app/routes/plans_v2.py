@@ -8,6 +8,7 @@ from flask_jwt_extended import current_user
 
 from app.extensions import limiter
 from app.routes._common import ApiBlueprint, auth_required, write_limit
+from app.routes.videos_v2 import serialize_video
 from app.schemas.common import ChallengeQuery
 from app.schemas.plans import PlanRead
 from app.services import plan_service
@@ -18,6 +19,7 @@ blp = ApiBlueprint("plans_v2", __name__, url_prefix="/api/v2/plans", description
 
 def _serialize(view: PlanView) -> dict[str, Any]:
     plan = view.plan
+    video = serialize_video(plan.video, view.video_liked) if plan.video is not None else None
     return {
         "id": plan.id,
         "challenge_id": plan.challenge_id,
@@ -25,7 +27,7 @@ def _serialize(view: PlanView) -> dict[str, Any]:
         "title": plan.title,
         "description": plan.description,
         "tasks": plan.tasks,
-        "video": plan.video,
+        "video": video,
         "completed": view.completed,
         "completed_at": view.completed_at,
     }

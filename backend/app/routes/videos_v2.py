@@ -21,7 +21,8 @@ from app.services import video_service
 blp = ApiBlueprint("videos_v2", __name__, url_prefix="/api/v2/videos", description="Videos")
 
 
-def _video(video: Any, liked: bool) -> dict[str, Any]:
+def serialize_video(video: Any, liked: bool) -> dict[str, Any]:
+    """A video as VideoRead expects it, with the caller's liked flag."""
     return {
         "id": video.id,
         "title": video.title,
@@ -52,7 +53,7 @@ def list_videos(query: dict[str, Any]) -> Any:
     page = video_service.list_videos(limit=query["limit"], after_id=_cursor(query.get("cursor")))
     liked = video_service.liked_ids(user_id=current_user.id, video_ids=[v.id for v in page.items])
     return {
-        "items": [_video(v, v.id in liked) for v in page.items],
+        "items": [serialize_video(v, v.id in liked) for v in page.items],
         "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None,
     }
 
@@ -63,7 +64,7 @@ def list_videos(query: dict[str, Any]) -> Any:
 def list_liked() -> Any:
     """The calling user's liked videos, most recent like first"""
     rows = video_service.liked_videos(user_id=current_user.id)
-    return {"items": [_video(r.video, True) | {"liked_at": r.liked_at} for r in rows]}
+    return {"items": [serialize_video(r.video, True) | {"liked_at": r.liked_at} for r in rows]}
 
 
 @blp.route("/<int:video_id>", methods=["GET"])
@@ -72,7 +73,8 @@ def list_liked() -> Any:
 def get_video(video_id: int) -> Any:
     """One video"""
     video = video_service.get(video_id=video_id)
-    return _video(video, bool(video_service.liked_ids(user_id=current_user.id, video_ids=[video_id])))
+    liked = video_service.liked_ids(user_id=current_user.id, video_ids=[video.id])
+    return serialize_video(video, bool(liked))
 
 
 @blp.route("/<int:video_id>/like", methods=["POST"])

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from app.config import SERVER_EVENT_TYPES
 from app.errors import ValidationFailed
@@ -34,23 +34,40 @@ def _caller_has_written(session: Session) -> bool:
     """True when the session's open transaction has already written to the database.
 
     SQLite: the driver opens its transaction only before the first write, so an open
-    transaction means the caller holds the single write lock. PostgreSQL: a transaction
-    gets an id only once it writes (pg_current_xact_id_if_assigned).
+    transaction means the caller holds the single write lock. Elsewhere: the session
+    listeners below mark a flush or an ORM-level INSERT/UPDATE/DELETE (no round trip).
     """
     if not session.in_transaction():
         return False
-    try:
-        conn = session.connection()
-        if conn.dialect.name == "sqlite":
+    if session.info.get(_WROTE):
+        return True
+    if session.get_bind().dialect.name == "sqlite":
+        try:
+            conn = session.connection()
             return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
-        if conn.dialect.name == "postgresql":
-            xact = conn.execute(text("SELECT pg_current_xact_id_if_assigned()")).scalar()
-            return xact is not None
-    except SQLAlchemyError:
-        # A broken caller transaction: stay out of it and use a connection of our own.
-        log.debug("could not inspect the caller's transaction", exc_info=True)
-        return False
-    return session.connection().in_transaction()
+        except SQLAlchemyError:
+            log.debug("could not inspect the caller's transaction", exc_info=True)
+    return False
+
+
+_WROTE = "analytics_caller_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flush(session: Session, _flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_mark(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 def _insert(conn: Connection, values: dict[str, Any]) -> int:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
+from marshmallow import ValidationError as FieldError
+from marshmallow.validate import Email
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,9 +20,33 @@ from app.errors import Conflict, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.models import RevokedToken, User
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 8
+MAX_DISPLAY_NAME_LENGTH = 80
+_email_validator = Email()
+
+
+@cache
+def _hasher_for(params: tuple[tuple[str, int], ...]) -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher(**dict(params))
+    # Verified against when the email is unknown, so both failures cost the same time.
+    return hasher, hasher.hash("not-a-real-password")
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    """argon2id with the library's defaults, or ARGON2_PARAMS (tests make it cheap)."""
+    params = cast(dict[str, int], current_app.config.get("ARGON2_PARAMS") or {})
+    return _hasher_for(tuple(sorted(params.items())))
+
+
+def hash_password(password: str) -> str:
+    return _hasher()[0].hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher()[0].verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def normalize_email(email: str) -> str:
@@ -35,6 +62,37 @@ def _known_zones() -> frozenset[str]:
 def is_known_timezone(name: str) -> bool:
     """Whether name is an IANA time zone (no file paths, no odd files of the zone database)."""
     return name in _known_zones()
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"Invalid {field}: {message}", errors=[{"field": field, "message": message}]
+    )
+
+
+def check_email(email: str) -> str:
+    """The normalized email, or ValidationFailed (the API's schema checks it first)."""
+    email = normalize_email(email)
+    try:
+        _email_validator(email)
+    except FieldError:
+        raise _invalid("email", "Not a valid email address.") from None
+    if len(email) > 254:
+        raise _invalid("email", "Longer than 254 characters.")
+    return email
+
+
+def check_password(password: str, *, field: str = "password") -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise _invalid(field, f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    return password
+
+
+def check_display_name(name: str) -> str:
+    name = name.strip()
+    if not 0 < len(name) <= MAX_DISPLAY_NAME_LENGTH:
+        raise _invalid("display_name", f"Use 1 to {MAX_DISPLAY_NAME_LENGTH} characters.")
+    return name
 
 
 def check_timezone(name: str) -> str:
@@ -65,13 +123,15 @@ def create(
 ) -> User:
     """Register a user; Conflict when the email is taken."""
     check_timezone(timezone)
-    email = normalize_email(email)
+    check_password(password)
+    display_name = check_display_name(display_name)
+    email = check_email(email)
     if db.session.scalar(select(exists().where(User.email == email))):
         raise Conflict("An account with this email already exists.")
     user = User(
         email=email,
-        password_hash=_hasher.hash(password),
-        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        display_name=display_name,
         timezone=timezone,
         is_admin=is_admin,
     )
@@ -87,14 +147,13 @@ def create(
 def authenticate(*, email: str, password: str) -> User:
     """The user with these credentials; the same Unauthorized for any failure."""
     user = get_by_email(email=email)
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    hasher, dummy_hash = _hasher()
+    if not verify_password(user.password_hash if user else dummy_hash, password):
         user = None
     if user is None:
         raise Unauthorized("Wrong email or password.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
         db.session.commit()
     return user
 
@@ -152,27 +211,35 @@ def purge_expired_revocations(*, now: datetime | None = None) -> int:
 def update_profile(
     *, user: User, display_name: str | None = None, timezone: str | None = None
 ) -> User:
-    if timezone is not None:
-        user.timezone = check_timezone(timezone)
-    if display_name is not None:
-        user.display_name = display_name.strip()
+    """Change the given fields; nothing changes when one of them is invalid."""
+    zone = check_timezone(timezone) if timezone is not None else None
+    name = check_display_name(display_name) if display_name is not None else None
+    if zone is not None:
+        user.timezone = zone
+    if name is not None:
+        user.display_name = name
     db.session.commit()
     return user
 
 
 def change_password(*, user: User, current_password: str, new_password: str) -> User:
     """Set a new password; every token issued before stops working."""
-    try:
-        _hasher.verify(user.password_hash, current_password)
-    except (VerificationError, InvalidHashError):
+    if not verify_password(user.password_hash, current_password):
         raise ValidationFailed(
             "The current password is wrong.",
             errors=[{"field": "current_password", "message": "Wrong password."}],
-        ) from None
-    user.password_hash = _hasher.hash(new_password)
-    user.token_version = user.token_version + 1
+        )
+    check_password(new_password, field="new_password")
+    _set_password(user=user, password=new_password)
     db.session.commit()
     return user
+
+
+def _set_password(*, user: User, password: str) -> None:
+    """A new password hash; tokens issued before carry the old version and stop working."""
+    user.password_hash = hash_password(password)
+    # In SQL, so two concurrent changes cannot both write the same version.
+    user.token_version = User.token_version + 1
 
 
 def set_admin(*, email: str, password: str | None, display_name: str = "Admin") -> User:
@@ -183,9 +250,10 @@ def set_admin(*, email: str, password: str | None, display_name: str = "Admin") 
             raise ValidationFailed("A password is needed to create a new admin.")
         user = create(email=email, password=password, display_name=display_name, is_admin=True)
         return user
-    user.is_admin = True
     if password:
-        user.password_hash = _hasher.hash(password)
+        check_password(password)
+        _set_password(user=user, password=password)
+    user.is_admin = True
     db.session.commit()
     return user
 

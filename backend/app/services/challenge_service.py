@@ -50,16 +50,18 @@ def join(*, user: User, challenge_id: int) -> tuple[Enrollment, bool]:
     )
     db.session.add(enrollment)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:  # joined concurrently: the other request's row stands
         db.session.rollback()
         existing = active_enrollment(user_id=user.id, challenge_id=challenge.id)
         if existing is None:
             raise
         return existing, False
+    # In the same transaction (a savepoint): the event is stored exactly when the row is.
     AnalyticsService.track(
         user.id, "challenge_joined", {"challenge_id": challenge.id, "enrollment_id": enrollment.id}
     )
+    db.session.commit()
     return enrollment, True
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Completion, Enrollment, Plan, User
-from app.services import challenge_service, clock
+from app.services import challenge_service, clock, video_service
 from app.services.analytics_service import AnalyticsService
 
 
@@ -22,6 +22,7 @@ class PlanView:
     day_of_challenge: int
     completed: bool
     completed_at: datetime | None
+    video_liked: bool = False
 
 
 def current_enrollment(*, user: User, challenge_id: int | None) -> Enrollment:
@@ -70,6 +71,12 @@ def _completion(*, enrollment: Enrollment, day: int) -> Completion | None:
     ).first()
 
 
+def _video_liked(*, user: User, plan: Plan) -> bool:
+    if plan.video_id is None:
+        return False
+    return bool(video_service.liked_ids(user_id=user.id, video_ids=[plan.video_id]))
+
+
 def view_day(*, user: User, day: int | None, challenge_id: int | None = None) -> PlanView:
     """The plan of `day` (None: today) for the user; records plan_viewed."""
     enrollment = current_enrollment(user=user, challenge_id=challenge_id)
@@ -79,7 +86,14 @@ def view_day(*, user: User, day: int | None, challenge_id: int | None = None) ->
         )
     plan, _current = _plan_for(enrollment=enrollment, user=user, day=day)
     done = _completion(enrollment=enrollment, day=day)
-    view = PlanView(plan, enrollment, day, done is not None, done.completed_at if done else None)
+    view = PlanView(
+        plan,
+        enrollment,
+        day,
+        completed=done is not None,
+        completed_at=done.completed_at if done else None,
+        video_liked=_video_liked(user=user, plan=plan),
+    )
     AnalyticsService.track(user.id, "plan_viewed", {"plan_id": plan.id, "day_of_challenge": day})
     return view
 
@@ -88,36 +102,34 @@ def complete_day(*, user: User, day: int, challenge_id: int | None = None) -> tu
     """Mark a day done (idempotent); (view, newly completed)."""
     enrollment = current_enrollment(user=user, challenge_id=challenge_id)
     plan, _current = _plan_for(enrollment=enrollment, user=user, day=day)
+    liked = _video_liked(user=user, plan=plan)
     done = _completion(enrollment=enrollment, day=day)
-    created = False
-    if done is None:
-        done = Completion(
-            enrollment_id=enrollment.id,
-            user_id=user.id,
-            plan_id=plan.id,
-            day=day,
-            completed_at=clock.now(),
-        )
-        db.session.add(done)
-        try:
-            db.session.commit()
-            created = True
-        except IntegrityError:  # completed concurrently
-            db.session.rollback()
-            done = _completion(enrollment=enrollment, day=day)
-            if done is None:
-                raise
-    if created:
-        AnalyticsService.track(
-            user.id,
-            "plan_completed",
-            {
-                "plan_id": plan.id,
-                "day_of_challenge": day,
-                "challenge_id": enrollment.challenge_id,
-            },
-        )
-    return PlanView(plan, enrollment, day, True, done.completed_at), created
+    if done is not None:
+        return PlanView(plan, enrollment, day, True, done.completed_at, liked), False
+    done = Completion(
+        enrollment_id=enrollment.id,
+        user_id=user.id,
+        plan_id=plan.id,
+        day=day,
+        completed_at=clock.now(),
+    )
+    db.session.add(done)
+    try:
+        db.session.flush()
+    except IntegrityError:  # completed concurrently: the other request's row stands
+        db.session.rollback()
+        done = _completion(enrollment=enrollment, day=day)
+        if done is None:
+            raise
+        return PlanView(plan, enrollment, day, True, done.completed_at, liked), False
+    # In the same transaction (a savepoint): the event is stored exactly when the row is.
+    AnalyticsService.track(
+        user.id,
+        "plan_completed",
+        {"plan_id": plan.id, "day_of_challenge": day, "challenge_id": enrollment.challenge_id},
+    )
+    db.session.commit()
+    return PlanView(plan, enrollment, day, True, done.completed_at, liked), True
 
 
 def completed_days(*, enrollment_id: int) -> list[int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.models import RequestLog
 
@@ -92,6 +93,7 @@ class RequestLogWriter:
         self._queue = queue.Queue(self._max_queue)
         self._thread = None
         self._start_lock = threading.Lock()
+        self.written = self.dropped = self.failed = self.batches = 0
         self._engine.dispose(close=False)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -171,12 +173,30 @@ class RequestLogWriter:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.batches += 1
         try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(_table), rows)
+            self._insert(rows)
             self.written += len(rows)
-        except Exception:  # noqa: BLE001 - the writer thread must outlive any bad batch
+            return
+        except OperationalError:  # the database is unreachable or locked: the batch is lost
             self.failed += len(rows)
             log.exception("could not write %d request log rows", len(rows))
+            return
+        except Exception:  # noqa: BLE001 - the writer thread must outlive any bad batch
+            if len(rows) == 1:
+                self.failed += 1
+                log.exception("could not write a request log row")
+                return
+        # Some row is bad (a value the column refuses): keep the others.
+        for one in rows:
+            try:
+                self._insert([one])
+                self.written += 1
+            except Exception:  # noqa: BLE001
+                self.failed += 1
+                log.exception("could not write a request log row")
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(insert(_table), rows)
 
 
 def _close_all() -> None:

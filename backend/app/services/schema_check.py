@@ -74,7 +74,8 @@ def verify_analytics_schema() -> SchemaReport:
             if name not in actual:
                 report.missing(f"column {table}.{name}")
             elif not any(actual[name].startswith(t) for t in accepted):
-                report.missing(f"column {table}.{name} of type {accepted[0]} (found {actual[name]})")
+                found = actual[name]
+                report.missing(f"column {table}.{name} of type {accepted[0]} (found {found})")
             else:
                 report.found(f"column {table}.{name} {actual[name]}")
         indexes = {ix["name"]: tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}

@@ -63,11 +63,13 @@ def like(*, user: User, video_id: int) -> bool:
         return False
     db.session.add(UserLikedVideo(user_id=user.id, video_id=video.id, created_at=clock.now()))
     try:
-        db.session.commit()
-    except IntegrityError:  # liked concurrently
+        db.session.flush()
+    except IntegrityError:  # liked concurrently: the other request's like stands
         db.session.rollback()
         return False
+    # In the same transaction (a savepoint): the event is stored exactly when the like is.
     AnalyticsService.track(user.id, "video_liked", {"video_id": video.id})
+    db.session.commit()
     return True
 
 
@@ -79,9 +81,9 @@ def unlike(*, user: User, video_id: int) -> bool:
             UserLikedVideo.user_id == user.id, UserLikedVideo.video_id == video.id
         )
     ).rowcount
-    db.session.commit()
     if removed:
         AnalyticsService.track(user.id, "video_unliked", {"video_id": video.id})
+    db.session.commit()
     return bool(removed)
 
 

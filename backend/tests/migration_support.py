@@ -1,0 +1,93 @@
+"""Scratch databases and app contexts for the migration and CLI tests.
+
+These tests create, migrate, break and drop their own databases, so they never
+touch the session's shared test database (the `db_url` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from app.request_logging import get_writer
+from tests.conftest import MIGRATIONS
+
+SCRATCH_PG_DATABASE = "challenge_test_platform_mig"
+LIKES = "20251225_add_user_liked_videos"
+EVENTS = "20251227_add_analytics_events"
+LOGS = "20251227_add_request_logs"
+ANALYTICS_TABLES = {"analytics_events", "request_logs"}
+ANALYTICS_INDEXES = {
+    "analytics_events": {"idx_events_user", "idx_events_type_date"},
+    "request_logs": {"idx_logs_endpoint", "idx_logs_user"},
+}
+
+
+def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the kind request.param names; dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    server_url = request.getfixturevalue("pg_server_url")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    drop = text(f'DROP DATABASE IF EXISTS "{SCRATCH_PG_DATABASE}" WITH (FORCE)')
+    with admin.connect() as conn:
+        conn.execute(drop)
+        conn.execute(text(f'CREATE DATABASE "{SCRATCH_PG_DATABASE}"'))
+    try:
+        yield make_url(server_url).set(database=SCRATCH_PG_DATABASE).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(drop)
+        admin.dispose()
+
+
+@contextmanager
+def app_on(url: str, **overrides: Any) -> Iterator[Flask]:
+    """An app on url with its app context pushed (for flask_migrate's API and the CLI)."""
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "JWT_SECRET_KEY": "migration-tests-secret-key-32-bytes!",
+        "REQUEST_LOG_ENABLED": False,
+        "MIGRATIONS_DIR": MIGRATIONS,
+    }
+    app = create_app(config | overrides)
+    try:
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        get_writer(app).close()
+
+
+def script() -> ScriptDirectory:
+    return ScriptDirectory(MIGRATIONS)
+
+
+def table_names() -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def index_names(table: str) -> set[str]:
+    return {ix["name"] for ix in inspect(db.engine).get_indexes(table)}
+
+
+def current_revision() -> str | None:
+    with db.engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
