@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db as _db
+from app.extensions import limiter
 from app.models import Base
 from app.request_logging import get_writer
 from app.services import clock
@@ -51,11 +52,18 @@ def pg_server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_server_url() -> str:
     problem = svc.redis_problem(REDIS_URL)
     if problem:
         _unavailable("Redis at " + REDIS_URL, problem)
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The test Redis database (a dedicated db number), emptied before each test."""
+    svc.flush_redis_db(redis_server_url)
+    return redis_server_url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -76,7 +84,6 @@ def make_config(db_url: str, **overrides: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": db_url,
         "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
         "WRITE_LIMIT": "1000 per minute",
         "AUTH_LIMIT": "1000 per minute",
         # Cheap argon2id: the hashes stay real ($argon2id$...), the suite stays fast.
@@ -102,6 +109,12 @@ def app_factory(db_url: str) -> Iterator[Callable[..., Flask]]:
     yield factory
     for app in apps:
         get_writer(app).close()
+    # One Limiter object serves every app in the process (as in production, where
+    # there is one app): empty its storage so counters never leak between tests.
+    try:
+        limiter.reset()
+    except Exception:  # noqa: BLE001 - a dead storage has nothing to reset
+        pass
     clock.set_clock(None)
     if apps:
         with apps[0].app_context():

@@ -45,6 +45,15 @@ def redis_problem(url: str) -> str | None:
     return None
 
 
+def flush_redis_db(url: str) -> None:
+    """Empty the dedicated test database (never the whole server)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    client.flushdb()
+    client.close()
+
+
 def upgrade_to_head(url: str) -> None:
     """Run the real migrations (flask db upgrade) against url."""
     from flask_migrate import upgrade

@@ -8,7 +8,7 @@ from flask_jwt_extended import current_user, get_jwt
 
 from app.extensions import limiter
 from app.ratelimit_keys import client_ip_key
-from app.routes._common import ApiBlueprint, auth_limit, auth_required
+from app.routes._common import ApiBlueprint, auth_limit, auth_required, write_limit
 from app.schemas.auth import (
     AccessTokenRead,
     LoginCreate,
@@ -81,6 +81,7 @@ def update_me(data: dict[str, Any]) -> Any:
 
 @blp.route("/password", methods=["POST"])
 @auth_required()
+@limiter.limit(write_limit)
 @blp.arguments(PasswordUpdate)
 @blp.response(200, TokensRead)
 def change_password(data: dict[str, Any]) -> Any:
