@@ -64,13 +64,13 @@ def register_jwt_callbacks() -> None:
     def is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         # flask-jwt-extended calls this first for every decoded token, before the
         # user lookup: check the claims here and load the user once for both.
-        user = auth_service.get_user(user_id=check_claims(payload))
+        user, revoked = auth_service.get_user_for_token(
+            user_id=check_claims(payload), jti=payload["jti"]
+        )
         g._token_user = user
         if user is None:
             return False  # the user lookup answers "no longer exists"
-        if payload.get("ver", 0) != user.token_version:
-            return True
-        return auth_service.is_token_revoked(jti=payload["jti"])
+        return revoked or payload.get("ver", 0) != user.token_version
 
     @jwt.user_lookup_loader
     def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:

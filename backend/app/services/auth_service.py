@@ -194,6 +194,16 @@ def revoke_token(*, payload: dict[str, Any]) -> None:
         db.session.rollback()
 
 
+def get_user_for_token(*, user_id: int, jti: str) -> tuple[User | None, bool]:
+    """The token's user and whether its jti is revoked, in one round trip."""
+    row = db.session.execute(
+        select(User, exists().where(RevokedToken.jti == jti)).where(User.id == user_id)
+    ).first()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
 def is_token_revoked(*, jti: str) -> bool:
     return bool(db.session.scalar(select(exists().where(RevokedToken.jti == jti))))
 

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -143,32 +144,46 @@ class RequestLogWriter:
 
     def _run(self) -> None:
         while True:
-            rows: list[dict[str, Any]] = []
-            markers: list[_Flush] = []
-            stop = False
+            item = self._queue.get()
+            if not self._collect_and_write(item):
+                return
+
+    def _collect_and_write(self, item: dict[str, Any] | _Flush | None) -> bool:
+        """Gather one batch starting with item, write it; False once asked to stop.
+
+        After the first row the thread lingers up to `interval` for more, so a busy
+        sync worker (one request at a time) commits a batch per interval rather than
+        one row per request. A flush marker or a stop ends the wait at once: every
+        row queued before it is already in this batch (the queue is FIFO).
+        """
+        rows: list[dict[str, Any]] = []
+        markers: list[_Flush] = []
+        stop = False
+        deadline = time.monotonic() + self._interval
+        while True:
+            if item is None:
+                stop = True
+            elif isinstance(item, _Flush):
+                markers.append(item)
+            else:
+                rows.append(item)
+            if stop or markers or len(rows) >= self._batch_size:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             try:
-                item = self._queue.get(timeout=self._interval)
+                item = self._queue.get(timeout=remaining)
             except queue.Empty:
-                continue
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, _Flush):
-                    markers.append(item)
-                else:
-                    rows.append(item)
-                if stop or len(rows) >= self._batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+                break
+        try:
             if rows:
                 self._write(rows)
-            for marker in markers:
-                marker.done.set()
-            if stop:
-                return
+        except Exception:  # noqa: BLE001 - the writer thread must outlive any failure
+            log.exception("request log writer failed a batch")
+        for marker in markers:
+            marker.done.set()
+        return not stop
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.batches += 1
