@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -35,8 +36,6 @@ def _events(query, event_type: str) -> list[tuple]:
 
 
 def _as_dict(value):
-    import json
-
     return json.loads(value) if isinstance(value, str) else value
 
 

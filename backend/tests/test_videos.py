@@ -159,11 +159,8 @@ def test_liked_flag_is_per_user_in_list_and_detail(client, auth, video_ids):
     client.post(f"/api/v2/videos/{video_ids[25]}/like", headers=alice.headers)
 
     def liked_in_list(user) -> set[int]:
-        out: set[int] = set()
-        url = "/api/v2/videos?limit=100"
-        out = {v["id"] for v in client.get(url, headers=user.headers).get_json()["items"]
-               if v["liked"]}
-        return out
+        items = client.get("/api/v2/videos?limit=100", headers=user.headers).get_json()["items"]
+        return {v["id"] for v in items if v["liked"]}
 
     assert liked_in_list(alice) == {video_ids[1], video_ids[25]}
     assert liked_in_list(bob) == set()
