@@ -70,6 +70,31 @@ def _clear_mark(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_WROTE, None)
 
 
+def _caller_is_clean(session: Session) -> bool:
+    """The session has nothing of the caller's to write: no pending objects, no writes."""
+    return not (session.new or session.dirty or session.deleted)
+
+
+def _insert_and_commit(session: Session, values: dict[str, Any]) -> int:
+    """Insert and commit in the session's own transaction, which holds only reads.
+
+    Committing it commits nothing of the caller's, and it spares a second pooled
+    connection (checkout, pre-ping, BEGIN): the cheapest durable path for /track.
+    Loaded objects stay loaded; on failure the read-only transaction is rolled back.
+    """
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        event_id = _insert(session.connection(), values)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        raise
+    finally:
+        session.expire_on_commit = expire
+    return event_id
+
+
 def _insert(conn: Connection, values: dict[str, Any]) -> int:
     return conn.execute(insert(_events).values(**values).returning(_events.c.id)).scalar_one()
 
@@ -100,10 +125,12 @@ class AnalyticsService:
         Invalid data raises ValidationFailed. The event's transaction is its own, and it
         never commits or discards the caller's pending work:
 
-        - Usually (the caller's session has not written in its open transaction, which
-          includes objects merely added to the session and not flushed) the event is
-          inserted and committed at once on a separate connection: it is stored even if
-          the caller rolls back later.
+        - When the caller's session holds nothing to write (it has only read, like the
+          /track route or a plan view), the event is inserted and committed in the
+          session's own transaction: there is nothing of the caller's in it to commit.
+        - When the caller has pending objects it has not flushed, the event is inserted
+          and committed at once on a separate connection: it is stored even if the
+          caller rolls back later.
         - When the caller's open transaction has already written, the event goes into a
           SAVEPOINT of the caller's session instead, and so is stored when the caller
           commits. A separate connection would wait on the caller's own locks: SQLite's
@@ -125,6 +152,8 @@ class AnalyticsService:
             if _caller_has_written(session):
                 with session.begin_nested():
                     event_id = _insert(session.connection(), values)
+            elif _caller_is_clean(session):
+                event_id = _insert_and_commit(session, values)
             else:
                 with db.engine.begin() as conn:
                     event_id = _insert(conn, values)

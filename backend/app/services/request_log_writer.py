@@ -12,7 +12,6 @@ import logging
 import os
 import queue
 import threading
-import time
 import weakref
 from typing import Any
 
@@ -52,6 +51,8 @@ class RequestLogWriter:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._start_lock = threading.Lock()
+        # Set by flush() and close() to end the writer's linger at once.
+        self._wake = threading.Event()
         self.written = 0
         self.dropped = 0
         self.failed = 0
@@ -94,6 +95,7 @@ class RequestLogWriter:
         self._queue = queue.Queue(self._max_queue)
         self._thread = None
         self._start_lock = threading.Lock()
+        self._wake = threading.Event()
         self.written = self.dropped = self.failed = self.batches = 0
         self._engine.dispose(close=False)
 
@@ -112,6 +114,7 @@ class RequestLogWriter:
             self._queue.put(marker, timeout=timeout)
         except queue.Full:
             return False
+        self._wake.set()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -124,6 +127,7 @@ class RequestLogWriter:
                 self._queue.put(None, timeout=timeout)
             except queue.Full:
                 pass
+            self._wake.set()
             thread.join(timeout)
         self._drain_here()
 
@@ -144,46 +148,52 @@ class RequestLogWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if not self._collect_and_write(item):
+            first = self._queue.get()  # idle until a row (or a marker) arrives
+            # Linger so that a busy sync worker commits one batch per interval rather
+            # than a row per request. Waiting on an Event (not on the queue) means a
+            # submit() never wakes this thread: no GIL handoff per request.
+            if first is not None and not isinstance(first, _Flush):
+                self._wake.wait(self._interval)
+            self._wake.clear()
+            if not self._write_queued(first):
                 return
 
-    def _collect_and_write(self, item: dict[str, Any] | _Flush | None) -> bool:
-        """Gather one batch starting with item, write it; False once asked to stop.
+    def _write_queued(self, first: dict[str, Any] | _Flush | None) -> bool:
+        """Write `first` and everything queued now, in batches; False once asked to stop.
 
-        After the first row the thread lingers up to `interval` for more, so a busy
-        sync worker (one request at a time) commits a batch per interval rather than
-        one row per request. A flush marker or a stop ends the wait at once: every
-        row queued before it is already in this batch (the queue is FIFO).
+        Flush markers are released after every row queued before them is written.
         """
-        rows: list[dict[str, Any]] = []
-        markers: list[_Flush] = []
-        stop = False
-        deadline = time.monotonic() + self._interval
+        items: list[dict[str, Any] | _Flush | None] = [first]
         while True:
-            if item is None:
-                stop = True
-            elif isinstance(item, _Flush):
-                markers.append(item)
-            else:
-                rows.append(item)
-            if stop or markers or len(rows) >= self._batch_size:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
             try:
-                item = self._queue.get(timeout=remaining)
+                items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        rows: list[dict[str, Any]] = []
+        stop = False
+        for item in items:
+            if isinstance(item, dict):
+                rows.append(item)
+                if len(rows) >= self._batch_size:
+                    self._write_safely(rows)
+                    rows = []
+                continue
+            self._write_safely(rows)
+            rows = []
+            if item is None:
+                stop = True
+            else:
+                item.done.set()
+        self._write_safely(rows)
+        return not stop
+
+    def _write_safely(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
         try:
-            if rows:
-                self._write(rows)
+            self._write(rows)
         except Exception:  # noqa: BLE001 - the writer thread must outlive any failure
             log.exception("request log writer failed a batch")
-        for marker in markers:
-            marker.done.set()
-        return not stop
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.batches += 1
