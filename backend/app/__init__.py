@@ -92,10 +92,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from app.ratelimit_headers import register_rate_limit_headers
     from app.request_context import register_request_hooks
     from app.request_logging import register_request_logging
 
     register_request_hooks(app)
+    register_rate_limit_headers(app)
     register_request_logging(app)
 
 

@@ -87,10 +87,11 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "JWT_TOKEN_LOCATION": ["headers"],
         # Rate limits
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
-        # Flask-Limiter sends its Retry-After on every response; Retry-After belongs on 429s
-        # only (errors.py sets it there), so its per-response value goes by another name.
-        "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Reset-After",
+        # Flask-Limiter's own headers stay off: they cost two storage round trips per
+        # limited request. A 429 always carries Retry-After and X-RateLimit-* (errors.py);
+        # successful responses carry X-RateLimit-* only when this is on.
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_HEADERS_ON_SUCCESS": _env_bool("RATELIMIT_HEADERS_ON_SUCCESS", False),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "fixed-window"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "challenge"),

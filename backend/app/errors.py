@@ -161,12 +161,10 @@ def handle_http_exception(error: HTTPException) -> Response:
             headers["Allow"] = ", ".join(allowed)
     elif status == 429:
         detail = f"Rate limit exceeded: {error.description}. Retry later."
-        # Flask-Limiter's own Retry-After is renamed in config (it would be on every response).
-        from app.ratelimit_keys import retry_after_seconds
+        from app.ratelimit_headers import rate_limit_headers
 
-        wait = retry_after_seconds()
-        if wait is not None:
-            headers.setdefault("Retry-After", str(wait))
+        for name, value in rate_limit_headers(breached=True).items():
+            headers.setdefault(name, value)
     elif status >= 500:
         detail = "The server could not complete the request."
     slug = "validation-error" if status == 422 else None

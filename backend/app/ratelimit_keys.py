@@ -1,9 +1,6 @@
-"""Keys that rate limits count by, and the wait a 429 announces."""
+"""Keys that rate limits count by."""
 
 from __future__ import annotations
-
-import math
-import time
 
 from flask import request
 from flask_jwt_extended import get_jwt_identity
@@ -23,13 +20,3 @@ def user_or_ip_key() -> str:
     if identity is not None:
         return f"user:{identity}"
     return client_ip_key()
-
-
-def retry_after_seconds() -> int | None:
-    """Seconds until the limit this request broke lets the client in again (None: no limit)."""
-    from app.extensions import limiter  # extensions imports this module
-
-    current = limiter.current_limit
-    if current is None:
-        return None
-    return max(1, math.ceil(current.reset_at - time.time()))

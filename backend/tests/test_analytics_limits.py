@@ -42,12 +42,31 @@ def assert_limited_after_three(limited_client, auth, query) -> None:
 
 
 def test_track_is_limited_per_user(app_factory, auth, query):
-    limited = app_factory(WRITE_LIMIT="3 per minute").test_client()
-    assert_limited_after_three(limited, auth, query)
+    limited = app_factory(WRITE_LIMIT="3 per minute", RATELIMIT_HEADERS_ON_SUCCESS=True)
+    assert_limited_after_three(limited.test_client(), auth, query)
+
+
+def test_success_responses_carry_no_limit_headers_by_default(app_factory, auth):
+    limited = app_factory(WRITE_LIMIT="2 per minute").test_client()
+    user = auth()
+    for _ in range(2):
+        r = limited.post(TRACK, json=EVENT, headers=user.headers)
+        assert r.status_code == 201
+        assert not [h for h in r.headers.keys() if h.startswith("X-RateLimit")]
+        assert "Retry-After" not in r.headers
+    r = limited.post(TRACK, json=EVENT, headers=user.headers)
+    assert r.status_code == 429
+    assert r.headers["X-RateLimit-Limit"] == "2"
+    assert r.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(r.headers["Retry-After"]) <= 61
 
 
 def test_track_is_limited_per_user_on_redis_storage(app_factory, auth, query, redis_url):
-    limited = app_factory(WRITE_LIMIT="3 per minute", RATELIMIT_STORAGE_URI=redis_url)
+    limited = app_factory(
+        WRITE_LIMIT="3 per minute",
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_HEADERS_ON_SUCCESS=True,
+    )
     # The one Limiter keeps the first app's key prefix for the whole process, and user ids
     # restart with every test: clear counters a previous test left in this Redis database.
     limiter.reset()

@@ -39,7 +39,7 @@ def assert_429(response, limit: int = 3) -> None:
 
 @pytest.fixture
 def limited(app_factory):
-    return app_factory(AUTH_LIMIT=LIMIT).test_client()
+    return app_factory(AUTH_LIMIT=LIMIT, RATELIMIT_HEADERS_ON_SUCCESS=True).test_client()
 
 
 @pytest.mark.parametrize("path,ok", [(REGISTER, 201), (LOGIN, 401)])
