@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,28 @@ def seeded(app: Flask) -> dict[str, int]:
     with app.app_context():
         result = seed_service.seed_demo()
         return {"challenge_id": result.challenge.id, "days": result.challenge.duration_days}
+
+
+@pytest.fixture
+def at() -> Iterator[Callable[[str], datetime]]:
+    """Freeze "now" at an ISO instant (UTC unless the string names an offset)."""
+
+    def freeze(iso: str) -> datetime:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        clock.set_clock(lambda: moment)
+        return moment
+
+    yield freeze
+    clock.set_clock(None)
+
+
+@pytest.fixture
+def enrolled(client, seeded, auth, at):
+    """A user who joined the demo challenge on 2026-03-01 (UTC) and is now on day 3."""
+    at("2026-03-01T09:00:00Z")
+    user = auth()
+    r = client.post(f"/api/v2/challenges/{seeded['challenge_id']}/join", headers=user.headers)
+    assert r.status_code == 201
+    user.enrollment_id = r.get_json()["id"]
+    at("2026-03-03T09:00:00Z")
+    return user

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 
-from app.services import clock
-
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def at():
-    """Freeze "now" at an ISO instant (UTC unless the string names an offset)."""
-
-    def freeze(iso: str) -> datetime:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        clock.set_clock(lambda: moment)
-        return moment
-
-    yield freeze
-    clock.set_clock(None)
 
 
 def _events(query, event_type: str) -> list[tuple]:

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pytest
-
-from app.services import clock
-
-
-@pytest.fixture
-def at():
-    def freeze(iso: str) -> None:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        clock.set_clock(lambda: moment)
-
-    yield freeze
-    clock.set_clock(None)
 
 
 @pytest.fixture

@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 
-from app.services import clock
-
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def at():
-    def freeze(iso: str) -> None:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        clock.set_clock(lambda: moment)
-
-    yield freeze
-    clock.set_clock(None)
-
-
-@pytest.fixture
-def enrolled(client, seeded, auth, at):
-    """A user who joined the demo challenge on 2026-03-01 (UTC) and is now on day 3."""
-    at("2026-03-01T09:00:00Z")
-    user = auth()
-    r = client.post(f"/api/v2/challenges/{seeded['challenge_id']}/join", headers=user.headers)
-    assert r.status_code == 201
-    user.enrollment_id = r.get_json()["id"]
-    at("2026-03-03T09:00:00Z")
-    return user
 
 
 def _snapshot(query) -> dict[str, list]:

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 
-from app.services import clock
-
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def at():
-    def freeze(iso: str) -> None:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        clock.set_clock(lambda: moment)
-
-    yield freeze
-    clock.set_clock(None)
 
 
 @pytest.fixture
