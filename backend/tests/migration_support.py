@@ -26,6 +26,8 @@ SCRATCH_PG_DATABASE = "challenge_test_platform_mig"
 LIKES = "20251225_add_user_liked_videos"
 EVENTS = "20251227_add_analytics_events"
 LOGS = "20251227_add_request_logs"
+# The latest revision: the last file in date order (the chain test checks that order).
+HEAD = sorted(p.stem for p in Path(MIGRATIONS, "versions").glob("*.py"))[-1]
 ANALYTICS_TABLES = {"analytics_events", "request_logs"}
 ANALYTICS_INDEXES = {
     "analytics_events": {"idx_events_user", "idx_events_type_date"},

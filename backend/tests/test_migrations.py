@@ -13,6 +13,7 @@ from app.extensions import db
 from tests.conftest import MIGRATIONS
 from tests.migration_support import (
     EVENTS,
+    HEAD,
     LIKES,
     LOGS,
     app_on,
@@ -39,12 +40,13 @@ def test_revision_ids_equal_file_stems():
         assert Path(revision.path).resolve() == path.resolve()
 
 
-def test_revisions_form_one_linear_chain_ending_at_request_logs():
+def test_revisions_form_one_linear_chain_in_date_order():
     directory = script()
-    assert directory.get_heads() == [LOGS]
+    assert directory.get_heads() == [HEAD]
     assert directory.get_bases() == [INITIAL]
     chain = [rev.revision for rev in directory.walk_revisions("base", "heads")][::-1]
-    assert chain == [INITIAL, LIKES, EVENTS, LOGS]
+    assert chain[:4] == [INITIAL, LIKES, EVENTS, LOGS]
+    assert chain == sorted(path.stem for path in Path(MIGRATIONS, "versions").glob("*.py"))
     for rev in directory.walk_revisions():
         assert not rev.is_merge_point and not rev.is_branch_point, rev.revision
         assert rev.branch_labels == set() and not rev.dependencies, rev.revision
@@ -56,20 +58,21 @@ def test_empty_upgrade_downgrade_upgrade_round_trip(scratch_url):
     with app_on(scratch_url):
         assert table_names() == set()
         upgrade(directory=MIGRATIONS)
-        assert current_revision() == LOGS
+        assert current_revision() == HEAD
         assert table_names() == model_tables
         downgrade(directory=MIGRATIONS, revision="base")
         assert current_revision() is None
         assert table_names() == set()
         upgrade(directory=MIGRATIONS)
-        assert current_revision() == LOGS
+        assert current_revision() == HEAD
         assert table_names() == model_tables
 
 
 def test_each_revision_downgrades_one_step(scratch_url):
     with app_on(scratch_url):
         upgrade(directory=MIGRATIONS)
-        for expected in (EVENTS, LIKES, INITIAL):
+        chain = [rev.revision for rev in script().walk_revisions("base", "heads")]
+        for expected in chain[1:]:  # newest first, down to the initial schema
             downgrade(directory=MIGRATIONS, revision="-1")
             assert current_revision() == expected
         assert table_names() == {

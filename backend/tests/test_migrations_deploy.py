@@ -12,14 +12,14 @@ import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from flask_migrate import downgrade, stamp, upgrade
-from sqlalchemy import Table, func, insert, inspect, select, text
+from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
 
 from app.extensions import db
-from app.models import Base
 from tests.conftest import MIGRATIONS
 from tests.migration_support import (
     ANALYTICS_INDEXES,
     ANALYTICS_TABLES,
+    HEAD,
     LIKES,
     LOGS,
     app_on,
@@ -49,7 +49,12 @@ def scratch_url(request, tmp_path):
 
 
 def _table(name: str) -> Table:
-    return Base.metadata.tables[name]
+    """The table as the database has it now (the models describe head, not this revision)."""
+    return Table(name, MetaData(), autoload_with=db.engine)
+
+
+def _reflect(names: set[str]) -> dict[str, Table]:
+    return {name: _table(name) for name in names}
 
 
 def _insert_live_data() -> None:
@@ -144,12 +149,12 @@ def _insert_live_data() -> None:
             conn.execute(insert(_table(name)), rows[name])
 
 
-def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every pre-analytics table, in primary-key order."""
+def _snapshot(tables: dict[str, Table]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every pre-analytics table (its columns before the deploy), by key."""
     out = {}
     with db.engine.connect() as conn:
         for name in sorted(BEFORE_ANALYTICS):
-            table = _table(name)
+            table = tables[name]
             rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
             out[name] = [tuple(row) for row in rows]
     return out
@@ -198,8 +203,9 @@ def test_deploy_upgrade_keeps_rows_and_downgrade_removes_only_analytics(scratch_
     with app_on(scratch_url):
         upgrade(directory=MIGRATIONS, revision=LIKES)
         assert table_names() == BEFORE_ANALYTICS
+        tables = _reflect(BEFORE_ANALYTICS)
         _insert_live_data()
-        before = _snapshot()
+        before = _snapshot(tables)
         assert {name: len(rows) for name, rows in before.items()} == {
             "challenges": 1,
             "completions": 1,
@@ -213,21 +219,22 @@ def test_deploy_upgrade_keeps_rows_and_downgrade_removes_only_analytics(scratch_
 
         stamp(directory=MIGRATIONS, revision=LIKES)
         assert current_revision() == LIKES
-        upgrade(directory=MIGRATIONS)
+        upgrade(directory=MIGRATIONS, revision=LOGS)
         assert current_revision() == LOGS
         assert table_names() == BEFORE_ANALYTICS | ANALYTICS_TABLES
-        assert _snapshot() == before
+        assert _snapshot(tables) == before
         _assert_analytics_schema()
         _new_tables_accept_rows()
 
         downgrade(directory=MIGRATIONS, revision=LIKES)
         assert current_revision() == LIKES
         assert table_names() == BEFORE_ANALYTICS
-        assert _snapshot() == before
+        assert _snapshot(tables) == before
 
-        # ... and the deploy can be repeated after a rollback.
+        # ... and the deploy can be repeated after a rollback, on to the latest revision.
         upgrade(directory=MIGRATIONS)
-        assert _snapshot() == before
+        assert current_revision() == HEAD
+        assert _snapshot(tables) == before
         _assert_analytics_schema()
 
 
@@ -246,14 +253,15 @@ def test_database_created_before_migrations_is_stamped_and_upgraded(scratch_url)
         _run_legacy_ddl()
         assert current_revision() is None
         assert table_names() == BEFORE_ANALYTICS
+        tables = _reflect(BEFORE_ANALYTICS)
         _insert_live_data()
-        before = _snapshot()
+        before = _snapshot(tables)
 
         stamp(directory=MIGRATIONS, revision=LIKES)
         assert current_revision() == LIKES
-        upgrade(directory=MIGRATIONS)
+        upgrade(directory=MIGRATIONS, revision=LOGS)
         assert current_revision() == LOGS
-        assert _snapshot() == before
+        assert _snapshot(tables) == before
         _assert_analytics_schema()
         _new_tables_accept_rows()
         assert set(inspect(db.engine).get_table_names()) >= {"alembic_version"}

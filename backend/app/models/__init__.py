@@ -4,6 +4,8 @@ from app.models.analytics_event import AnalyticsEvent
 from app.models.base import Base, utcnow
 from app.models.challenge import Challenge, Enrollment
 from app.models.plan import Completion, Plan
+from app.models.privacy import ErasureAudit, IpHashKey
+from app.models.rejected_event import RejectedEvent
 from app.models.request_log import RequestLog
 from app.models.user import RevokedToken, User
 from app.models.video import UserLikedVideo, Video
@@ -14,7 +16,10 @@ __all__ = [
     "Challenge",
     "Completion",
     "Enrollment",
+    "ErasureAudit",
+    "IpHashKey",
     "Plan",
+    "RejectedEvent",
     "RequestLog",
     "RevokedToken",
     "User",

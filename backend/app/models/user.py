@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -19,6 +19,12 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(80))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Staff and test accounts: stored like everyone else, left out of insights by default.
+    is_internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # While set, no product events are stored and request logs carry no user id.
+    analytics_opt_out: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # Bumped on password change: tokens carrying an older version stop working.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
