@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("gunicorn.error")
@@ -25,7 +28,10 @@ def _cores() -> int:
 # connections: SQLAlchemy's 5 + 10 overflow) plus one request-log writer connection, so
 # mind PostgreSQL's max_connections when raising WEB_CONCURRENCY.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores() + 1))
-worker_class = "sync"
+# GUNICORN_THREADS > 1 turns each worker into a gthread worker (threads share its pool
+# and its request-log writer); 1 keeps the plain sync worker the benchmarks measured.
+threads = int(os.environ.get("GUNICORN_THREADS", 1))
+worker_class = "gthread" if threads > 1 else "sync"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")  # behind a reverse proxy
 
 # Each worker builds its own app (no preload): no engine, pool or writer thread is ever
@@ -40,6 +46,13 @@ keepalive = 2  # seconds; sync workers behind a proxy rarely reuse connections
 # The writer flush gets a bounded share of the graceful period, so the worker exits (and
 # keeps its rows) before the master's SIGKILL.
 REQUEST_LOG_CLOSE_TIMEOUT = max(1.0, min(10.0, graceful_timeout / 3))
+
+# Prometheus multi-process mode: every worker writes its metrics to files in this directory
+# and /metrics (answered by any worker) sums them. It must be set before a worker imports
+# prometheus_client, so here, in the master, before the fork.
+_owns_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _owns_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="challenge-metrics-")
 
 # Heartbeat files on tmpfs: a disk-backed /tmp can stall workers (gunicorn's FAQ).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -61,6 +74,26 @@ def _flask_app(wsgi: Any) -> Any | None:
     return None
 
 
+def on_starting(server: Any) -> None:
+    """Empty the metrics directory: values from a previous run would be summed in."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _owns_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """Write the worker's queued request logs before the process ends."""
     # gunicorn also calls this hook in the master for a worker that vanished: nothing of
@@ -79,11 +112,13 @@ def worker_exit(server: Any, worker: Any) -> None:
         return
     log.info(
         "worker %s: request log writer closed (queued at exit %d, written %d, dropped %d, "
-        "failed %d, left %d)",
+        "failed %d, spooled %d, spool dropped %d, left %d)",
         worker.pid,
         queued,
         writer.written,
         writer.dropped,
         writer.failed,
+        writer.spooled,
+        writer.dropped_spool,
         writer.depth,
     )

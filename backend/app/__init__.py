@@ -13,6 +13,7 @@ from app.config import load_config
 from app.converters import BoundedIntConverter
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
+from app.sqlite_functions import register_sqlite_functions
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -51,6 +52,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def register_extensions(app: Flask) -> None:

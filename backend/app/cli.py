@@ -42,7 +42,9 @@ def create_admin_command(email: str, password: str | None, display_name: str) ->
 
 def register_cli(app: Flask) -> None:
     from app.analytics_cli import analytics_group
+    from app.privacy_cli import register_privacy_cli
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(analytics_group)
+    register_privacy_cli(app.cli, analytics_group)

@@ -48,6 +48,20 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_days(name: str, default: int | None) -> int | None:
+    """A number of days from the environment; "", "keep" or "0" means keep for ever."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip().lower()
+    if raw in {"", "keep", "0", "none"}:
+        return None
+    return int(raw)
+
+
+IP_MODES = ("mask", "hash", "full")
+
+
 def _dev_secret(instance_path: Path) -> str:
     """A development JWT secret kept stable across restarts in instance/."""
     path = instance_path / "jwt-secret"
@@ -97,12 +111,40 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "challenge"),
         "WRITE_LIMIT": os.environ.get("WRITE_LIMIT", "60 per minute"),
         "AUTH_LIMIT": os.environ.get("AUTH_LIMIT", "10 per minute"),
+        # Login attempts per account (normalized email), whatever the client's address:
+        # password guessing spread over many IPs still meets this one.
+        "AUTH_EMAIL_LIMIT": os.environ.get("AUTH_EMAIL_LIMIT", "5 per 15 minutes"),
         # Analytics
         "ANALYTICS_EVENT_TYPES": _env_list("ANALYTICS_EVENT_TYPES", CLIENT_EVENT_TYPES),
+        # Events per user, counted beside WRITE_LIMIT (a batch of n events costs n).
+        "EVENT_LIMIT": os.environ.get("EVENT_LIMIT", "6000 per minute"),
+        # A directory of <event_type>.json JSON Schemas replacing or adding to the shipped ones.
+        "EVENT_SCHEMAS_DIR": os.environ.get("EVENT_SCHEMAS_DIR") or None,
         "REQUEST_LOG_ENABLED": _env_bool("REQUEST_LOG_ENABLED", True),
         "REQUEST_LOG_QUEUE_SIZE": int(os.environ.get("REQUEST_LOG_QUEUE_SIZE", 10000)),
         "REQUEST_LOG_FLUSH_INTERVAL": float(os.environ.get("REQUEST_LOG_FLUSH_INTERVAL", 0.5)),
         "REQUEST_LOG_BATCH_SIZE": int(os.environ.get("REQUEST_LOG_BATCH_SIZE", 500)),
+        # Where request logs wait while the database is down (bounded; past it, counted drops).
+        "REQUEST_LOG_SPOOL_DIR": os.environ.get("REQUEST_LOG_SPOOL_DIR")
+        or str(instance / "request-log-spool"),
+        "REQUEST_LOG_SPOOL_MAX_BYTES": int(
+            os.environ.get("REQUEST_LOG_SPOOL_MAX_BYTES", 50 * 1024 * 1024)
+        ),
+        # Observability: /metrics answers loopback clients, or anyone with this bearer token.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # Privacy (docs/OPERATIONS.md): how client addresses are stored, how long rows live.
+        "IP_MODE": os.environ.get("IP_MODE", "mask").strip().lower(),
+        # Optional pepper mixed into the daily keys of IP_MODE=hash (the keys live in the
+        # database; the pepper does not, so a database dump alone cannot test addresses).
+        "IP_HASH_SECRET": os.environ.get("IP_HASH_SECRET") or None,
+        "REQUEST_LOG_RETENTION_DAYS": _env_days("REQUEST_LOG_RETENTION_DAYS", 90),
+        "EVENT_RETENTION_DAYS": _env_days("EVENT_RETENTION_DAYS", None),
+        "REJECTED_EVENT_RETENTION_DAYS": _env_days("REJECTED_EVENT_RETENTION_DAYS", 14),
+        "PRUNE_BATCH_SIZE": int(os.environ.get("PRUNE_BATCH_SIZE", 5000)),
+        "INTERNAL_EMAIL_DOMAINS": tuple(
+            d.lower().lstrip("@") for d in _env_list("INTERNAL_EMAIL_DOMAINS", ())
+        ),
+        "EXPORT_CHUNK_ROWS": int(os.environ.get("EXPORT_CHUNK_ROWS", 1000)),
         # Proxies
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         # OpenAPI (flask-smorest)
@@ -124,6 +166,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
 
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    if config["IP_MODE"] not in IP_MODES:
+        modes = ", ".join(IP_MODES)
+        raise ConfigError(f"IP_MODE must be one of {modes}, not {config['IP_MODE']!r}")
+    if config["IP_MODE"] == "hash" and not config["IP_HASH_SECRET"] and app_env == "production":
+        log.warning("IP_MODE=hash without IP_HASH_SECRET: the daily keys alone protect the hashes")
 
     if not config.get("JWT_SECRET_KEY"):
         if config["APP_ENV"] == "production":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request
+import hashlib
+
+from flask import current_app, request
 from flask_jwt_extended import get_jwt_identity
 
 
@@ -20,3 +22,20 @@ def user_or_ip_key() -> str:
     if identity is not None:
         return f"user:{identity}"
     return client_ip_key()
+
+
+def login_email_key() -> str:
+    """The account a login names (normalized, hashed: no address in the limiter's keys).
+
+    A body without an email counts against the client's address instead.
+    """
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str) or not email.strip():
+        return client_ip_key()
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+    return f"login-email:{digest[:32]}"
+
+
+def auth_email_limit() -> str:
+    return current_app.config["AUTH_EMAIL_LIMIT"]

@@ -11,6 +11,8 @@ from flask_jwt_extended import verify_jwt_in_request
 
 from app.extensions import db
 from app.services import clock
+from app.services.ip_privacy import IpAnonymizer
+from app.services.privacy_service import tracking_allowed
 from app.services.request_log_writer import RequestLogWriter
 
 UNMATCHED = "<unmatched>"
@@ -19,6 +21,29 @@ _NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
 
 def get_writer(app: Flask) -> RequestLogWriter:
     return app.extensions["request_log_writer"]
+
+
+def get_anonymizer(app: Flask) -> IpAnonymizer:
+    return app.extensions["ip_anonymizer"]
+
+
+def log_without_user() -> None:
+    """Record this request's log row without its user id (an erasure's own request)."""
+    g._log_anonymously = True
+
+
+def _logged_user_id() -> int | None:
+    """The user id to store: none when the request is anonymized or the user opted out."""
+    if g.get("_log_anonymously"):
+        return None
+    user_id = _user_id()
+    if user_id is None:
+        return None
+    try:
+        return user_id if tracking_allowed(user_id) else None
+    except Exception:  # noqa: BLE001 - when unsure, store less
+        current_app.logger.exception("opt-out not checked: the user id is not logged")
+        return None
 
 
 def _should_log() -> bool:
@@ -73,16 +98,18 @@ def _record(status: int) -> None:
     started = g.get("started")
     latency = (time.perf_counter() - started) * 1000.0 if started is not None else 0.0
     rule = request.url_rule
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     row: dict[str, Any] = {
         "endpoint": rule.rule if rule is not None else UNMATCHED,
         "method": request.method[:10],
         "status": status,
         "latency_ms": latency,
-        "user_id": _user_id(),
-        "ip_address": _client_ip(),
+        "user_id": _logged_user_id(),
+        # Masked or hashed here, before the row is queued (IP_MODE).
+        "ip_address": get_anonymizer(app).apply(_client_ip()),
         "created_at": g.get("received_at") or clock.now(),
     }
-    get_writer(current_app._get_current_object()).submit(row)  # type: ignore[attr-defined]
+    get_writer(app).submit(row)
 
 
 def _after(response: Response) -> Response:
@@ -110,6 +137,9 @@ def register_request_logging(app: Flask) -> None:
         max_queue=app.config["REQUEST_LOG_QUEUE_SIZE"],
         batch_size=app.config["REQUEST_LOG_BATCH_SIZE"],
         interval=app.config["REQUEST_LOG_FLUSH_INTERVAL"],
+    )
+    app.extensions["ip_anonymizer"] = IpAnonymizer(
+        engine, mode=app.config["IP_MODE"], secret=app.config["IP_HASH_SECRET"]
     )
     if app.config["REQUEST_LOG_ENABLED"]:
         app.after_request(_after)

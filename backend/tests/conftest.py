@@ -87,6 +87,7 @@ def make_config(db_url: str, **overrides: Any) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": "memory://",
         "WRITE_LIMIT": "1000 per minute",
         "AUTH_LIMIT": "1000 per minute",
+        "AUTH_EMAIL_LIMIT": "1000 per minute",
         # Cheap argon2id: the hashes stay real ($argon2id$...), the suite stays fast.
         "ARGON2_PARAMS": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
         "MIGRATIONS_DIR": MIGRATIONS,

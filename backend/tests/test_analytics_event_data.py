@@ -20,7 +20,7 @@ def post_raw(client, body: str, headers):
 
 
 def track(client, headers, event_data):
-    return client.post(TRACK, json={"event_type": "video_progress", "event_data": event_data},
+    return client.post(TRACK, json={"event_type": "feedback_given", "event_data": event_data},
                        headers=headers)
 
 
@@ -81,7 +81,7 @@ def test_event_data_size_counts_multibyte_characters_in_bytes(client, auth, quer
 
 def test_event_data_size_is_measured_after_decoding_escapes(client, auth, query):
     # On the wire each \\u00e9 is six bytes; stored as UTF-8 it is two: exactly at the limit.
-    body = '{"event_type":"video_progress","event_data":{"k":"' + "\\u00e9" * 4092 + '"}}'
+    body = '{"event_type":"feedback_given","event_data":{"k":"' + "\\u00e9" * 4092 + '"}}'
     r = post_raw(client, body, auth().headers)
     assert r.status_code == 201, r.get_json()
     assert stored_events(query) == [{"k": "é" * 4092}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -62,11 +63,46 @@ def test_track_returns_the_stored_event(app, user_id, query):
     assert stored(query) == [(event_id, user_id, "app_opened")]
 
 
-def test_track_logs_and_returns_none_on_a_database_error(app, user_id, query, caplog):
+@pytest.fixture
+def poison(app) -> Iterator[str]:
+    """An event type the database refuses with a real error (a trigger), then undone.
+
+    (A user id that does not exist no longer fails: it counts as opted out, not stored.)
+    """
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        with db.engine.begin() as conn:
+            if dialect == "sqlite":
+                conn.execute(text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON analytics_events "
+                    "WHEN NEW.event_type = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END"
+                ))
+            else:
+                conn.execute(text(
+                    "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN IF NEW.event_type = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; "
+                    "RETURN NEW; END $$"
+                ))
+                conn.execute(text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON analytics_events "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                ))
+    try:
+        yield "poison"
+    finally:
+        with app.app_context(), db.engine.begin() as conn:
+            if dialect == "sqlite":
+                conn.execute(text("DROP TRIGGER IF EXISTS refuse_poison"))
+            else:
+                conn.execute(text("DROP TRIGGER IF EXISTS refuse_poison ON analytics_events"))
+                conn.execute(text("DROP FUNCTION IF EXISTS refuse_poison()"))
+
+
+def test_track_logs_and_returns_none_on_a_database_error(app, user_id, query, caplog, poison):
     with app.app_context():
         with caplog.at_level(logging.ERROR, logger="app.services.analytics_service"):
-            assert AnalyticsService.track(user_id + 1000, "app_opened", {}) is None
-        assert "could not store app_opened event" in caplog.text
+            assert AnalyticsService.track(user_id, poison, {}) is None
+        assert "could not store poison event" in caplog.text
         # The failure left no broken state behind: the next event is stored.
         assert AnalyticsService.track(user_id, "app_opened", {}) is not None
     assert [r[1] for r in stored(query)] == [user_id]
@@ -128,14 +164,14 @@ def test_track_after_caller_flushed_writes_does_not_deadlock(app, user_id, query
 
 
 def test_failed_track_inside_caller_transaction_keeps_the_callers_work(
-    app, user_id, query, caplog
+    app, user_id, query, caplog, poison
 ):
     with app.app_context():
         challenge = new_challenge()
         slug = challenge.slug
         db.session.add(challenge)
         db.session.flush()
-        assert AnalyticsService.track(user_id + 1000, "app_opened", {}) is None
+        assert AnalyticsService.track(user_id, poison, {}) is None
         assert "could not store" in caplog.text
         # Only the event's SAVEPOINT was rolled back; the caller's transaction is usable.
         assert db.session.execute(text("SELECT count(*) FROM challenges")).scalar() == 1

@@ -124,7 +124,8 @@ def test_created_at_is_the_receive_time(client, query, flush_logs):
 def test_client_ip_honours_trusted_proxies(
     app_factory, query, trusted, remote, forwarded, expected
 ):
-    app = app_factory(TRUSTED_PROXIES=trusted)
+    # IP_MODE=full: this is about which address is taken (masking: test_privacy_ip.py).
+    app = app_factory(TRUSTED_PROXIES=trusted, IP_MODE="full")
     client = app.test_client()
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     client.get("/api/v2/no-such-route", headers=headers, environ_base={"REMOTE_ADDR": remote})

@@ -7,7 +7,7 @@ from typing import Any
 from flask_jwt_extended import current_user, get_jwt
 
 from app.extensions import limiter
-from app.ratelimit_keys import client_ip_key
+from app.ratelimit_keys import auth_email_limit, client_ip_key, login_email_key
 from app.routes._common import ApiBlueprint, auth_limit, auth_required, write_limit
 from app.schemas.auth import (
     AccessTokenRead,
@@ -37,6 +37,7 @@ def register(data: dict[str, Any]) -> Any:
 
 @blp.route("/login", methods=["POST"])
 @limiter.limit(auth_limit, key_func=client_ip_key)
+@limiter.limit(auth_email_limit, key_func=login_email_key)
 @blp.arguments(LoginCreate)
 @blp.response(200, TokensRead)
 def login(data: dict[str, Any]) -> Any:

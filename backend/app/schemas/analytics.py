@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.services.ingestion import EventRefused, parse_time
+
+MAX_BATCH_EVENTS = 100
+
+
+class ClientTime(fields.DateTime):
+    """An ISO-8601 instant with a UTC offset, parsed exactly as a batch event's times are."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return parse_time(value, attr or "time", "invalid")
+        except EventRefused as exc:
+            raise ValidationError(exc.message) from None
 
 
 class EventCreate(Schema):
@@ -12,11 +28,66 @@ class EventCreate(Schema):
         load_default=dict,
         metadata={"description": "A JSON object: at most 8 KiB as compact JSON, depth <= 8"},
     )
+    event_id = fields.UUID(
+        load_default=None,
+        metadata={"description": "Idempotency key: the same id again returns the stored event"},
+    )
+    occurred_at = ClientTime(
+        load_default=None, metadata={"description": "When it happened (client clock)"}
+    )
+    sent_at = ClientTime(
+        load_default=None,
+        metadata={"description": "When the client sent it (client clock): corrects occurred_at"},
+    )
 
 
 class EventRead(Schema):
-    id = fields.Integer()
+    id = fields.Integer(allow_none=True)
     user_id = fields.Integer()
+    event_id = fields.UUID(allow_none=True)
     event_type = fields.String()
     event_data = fields.Dict()
+    occurred_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    duplicate = fields.Boolean(
+        metadata={"description": "True (status 200) when event_id was already stored"}
+    )
+    clamped = fields.Boolean(
+        metadata={"description": "True when occurred_at was over 23 h ahead and was clamped"}
+    )
+
+
+class BatchCreate(Schema):
+    sent_at = ClientTime(required=True, metadata={"description": "When the client sent it"})
+    events = fields.List(
+        # Raw: each event is checked on its own, so one bad event rejects only itself.
+        fields.Raw(
+            allow_none=True,
+            metadata={
+                "type": "object",
+                "description": "{event_id (UUID), event_type, event_data, occurred_at "
+                "(ISO-8601 with offset)}",
+            }
+        ),
+        required=True,
+        validate=validate.Length(max=MAX_BATCH_EVENTS),
+    )
+    backfill = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Admins only: accept events older than 7 days"},
+    )
+
+
+class EventResultRead(Schema):
+    event_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": ["accepted", "duplicate", "rejected"]})
+    reason = fields.String(metadata={"description": "Rejected only: a documented code"})
+    message = fields.String(metadata={"description": "Rejected only: what is wrong"})
+    clamped = fields.Boolean(metadata={"description": "Present (true) when clamped"})
+
+
+class BatchRead(Schema):
+    accepted = fields.Integer()
+    duplicate = fields.Integer()
+    rejected = fields.Integer()
+    results = fields.List(fields.Nested(EventResultRead))

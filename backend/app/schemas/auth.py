@@ -54,6 +54,9 @@ class UserCreate(Schema):
 class UserUpdate(Schema):
     display_name = _display_name()
     timezone = _timezone()
+    analytics_opt_out = fields.Boolean(
+        metadata={"description": "true: no product events are stored, request logs are anonymous"}
+    )
 
 
 class UserRead(Schema):
@@ -62,6 +65,7 @@ class UserRead(Schema):
     display_name = fields.String()
     timezone = fields.String()
     is_admin = fields.Boolean()
+    analytics_opt_out = fields.Boolean()
     created_at = fields.DateTime()
 
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from app.config import SERVER_EVENT_TYPES
+from app import metrics
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services import clock
 from app.services.event_validation import EventDataError, check_event_data
+from app.services.ingestion import IngestPolicy, check_data, check_event_type, place_in_time
+from app.services.ingestion_service import insert_ignoring_duplicates
+from app.services.privacy_service import skip_opted_out
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,34 @@ def _caller_is_clean(session: Session) -> bool:
     return not (session.new or session.dirty or session.deleted)
 
 
-def _insert_and_commit(session: Session, values: dict[str, Any]) -> int:
+@dataclass(frozen=True)
+class TrackedEvent:
+    """A stored event; duplicate when its event_id was already stored (this is the original)."""
+
+    event: AnalyticsEvent
+    duplicate: bool = False
+    clamped: bool = False
+
+
+def _store(conn: Connection, values: dict[str, Any], *, idempotent: bool) -> TrackedEvent:
+    """Insert one event. idempotent: a stored (user_id, event_id) is returned, not repeated."""
+    if not idempotent:
+        stmt = insert(_events).values(**values)
+    else:
+        stmt = insert_ignoring_duplicates(conn, [values])
+    event_id = conn.execute(stmt.returning(_events.c.id)).scalar_one_or_none()
+    if event_id is not None:
+        return TrackedEvent(AnalyticsEvent(id=event_id, **values))
+    original = conn.execute(
+        select(_events).where(
+            _events.c.user_id == values["user_id"], _events.c.event_id == values["event_id"]
+        )
+    ).one()
+    return TrackedEvent(AnalyticsEvent(**original._asdict()), duplicate=True)
+
+
+def _store_and_commit(session: Session, values: dict[str, Any], *,
+                      idempotent: bool) -> TrackedEvent:
     """Insert and commit in the session's own transaction, which holds only reads.
 
     Committing it commits nothing of the caller's, and it spares a second pooled
@@ -85,18 +116,14 @@ def _insert_and_commit(session: Session, values: dict[str, Any]) -> int:
     expire = session.expire_on_commit
     session.expire_on_commit = False
     try:
-        event_id = _insert(session.connection(), values)
+        tracked = _store(session.connection(), values, idempotent=idempotent)
         session.commit()
     except SQLAlchemyError:
         session.rollback()
         raise
     finally:
         session.expire_on_commit = expire
-    return event_id
-
-
-def _insert(conn: Connection, values: dict[str, Any]) -> int:
-    return conn.execute(insert(_events).values(**values).returning(_events.c.id)).scalar_one()
+    return tracked
 
 
 class AnalyticsService:
@@ -120,10 +147,11 @@ class AnalyticsService:
         *,
         received_at: datetime | None = None,
     ) -> AnalyticsEvent | None:
-        """Validate, store and commit one event; None (logged) when the database fails.
+        """Validate, store and commit one server-owned event; None (logged) when the database fails.
 
-        Invalid data raises ValidationFailed. The event's transaction is its own, and it
-        never commits or discards the caller's pending work:
+        The event gets a fresh event_id and occurred_at = created_at. Invalid data raises
+        ValidationFailed. The event's transaction is its own, and it never commits or
+        discards the caller's pending work:
 
         - When the caller's session holds nothing to write (it has only read, like the
           /track route or a plan view), the event is inserted and committed in the
@@ -141,26 +169,20 @@ class AnalyticsService:
         Either way a failure rolls back only the event's own work.
         """
         data = AnalyticsService.validate(event_type, event_data)
+        skipped = skip_opted_out(user_id, event_type, data, received_at)
+        if skipped is not None:
+            return skipped
+        created_at = received_at or clock.now()
         values = {
             "user_id": user_id,
             "event_type": event_type,
             "event_data": data,
-            "created_at": received_at or clock.now(),
+            "created_at": created_at,
+            "event_id": uuid.uuid4(),
+            "occurred_at": created_at,
         }
-        session = db.session()
-        try:
-            if _caller_has_written(session):
-                with session.begin_nested():
-                    event_id = _insert(session.connection(), values)
-            elif _caller_is_clean(session):
-                event_id = _insert_and_commit(session, values)
-            else:
-                with db.engine.begin() as conn:
-                    event_id = _insert(conn, values)
-        except SQLAlchemyError:
-            log.exception("could not store %s event for user %s", event_type, user_id)
-            return None
-        return AnalyticsEvent(id=event_id, **values)
+        tracked = _record(values, idempotent=False)
+        return tracked.event if tracked is not None else None
 
     @staticmethod
     def track_client_event(
@@ -168,18 +190,53 @@ class AnalyticsService:
         user_id: int,
         event_type: str,
         event_data: dict[str, Any] | None,
-        allowed_types: Iterable[str],
-        received_at: datetime | None = None,
-    ) -> AnalyticsEvent | None:
-        """track() for an event a client sent: only whitelisted types are accepted."""
-        allowed = tuple(t for t in allowed_types if t not in SERVER_EVENT_TYPES)
-        listing = "allowed: " + ", ".join(allowed) + "."
-        if event_type in SERVER_EVENT_TYPES:
-            raise _invalid(
-                "event_type",
-                f"{event_type!r} is recorded by the server and cannot be sent by a client; "
-                + listing,
-            )
-        if event_type not in allowed:
-            raise _invalid("event_type", f"Unknown event type {event_type!r}; {listing}")
-        return AnalyticsService.track(user_id, event_type, event_data, received_at=received_at)
+        policy: IngestPolicy,
+        received_at: datetime,
+        event_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+        sent_at: datetime | None = None,
+    ) -> TrackedEvent | None:
+        """One event a client sent (/track): whitelisted type, storable data matching its
+        schema, occurred_at corrected like a batch's. A repeated event_id returns the
+        original, stored once. Raises EventRefused (a ValidationFailed with a reason code);
+        None (logged) when the database fails.
+        """
+        check_event_type(event_type, policy)
+        data = check_data(event_type, event_data, policy)
+        occurred, clamped = place_in_time(
+            occurred_at=occurred_at, sent_at=sent_at, received_at=received_at
+        )
+        skipped = skip_opted_out(user_id, event_type, data, received_at)
+        if skipped is not None:
+            return TrackedEvent(skipped)
+        values = {
+            "user_id": user_id,
+            "event_type": event_type,
+            "event_data": data,
+            "created_at": received_at,
+            "event_id": event_id or uuid.uuid4(),
+            "occurred_at": occurred,
+        }
+        tracked = _record(values, idempotent=event_id is not None)
+        if tracked is None:
+            return None
+        metrics.count_events("duplicate" if tracked.duplicate else "accepted", 1)
+        return TrackedEvent(tracked.event, tracked.duplicate, clamped)
+
+
+def _record(values: dict[str, Any], *, idempotent: bool) -> TrackedEvent | None:
+    """Store one event in a transaction of its own (see AnalyticsService.track)."""
+    session = db.session()
+    try:
+        if _caller_has_written(session):
+            with session.begin_nested():
+                return _store(session.connection(), values, idempotent=idempotent)
+        if _caller_is_clean(session):
+            return _store_and_commit(session, values, idempotent=idempotent)
+        with db.engine.begin() as conn:
+            return _store(conn, values, idempotent=idempotent)
+    except SQLAlchemyError:
+        log.exception(
+            "could not store %s event for user %s", values["event_type"], values["user_id"]
+        )
+        return None

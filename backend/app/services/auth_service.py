@@ -16,9 +16,10 @@ from marshmallow.validate import Email
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, Unauthorized, ValidationFailed
+from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.models import RevokedToken, User
+from app.services.privacy_service import forget_tracking_cache
 
 MIN_PASSWORD_LENGTH = 8
 MAX_DISPLAY_NAME_LENGTH = 80
@@ -113,6 +114,23 @@ def get_by_email(*, email: str) -> User | None:
     return db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
 
 
+def is_internal_email(email: str) -> bool:
+    """Whether the address is in INTERNAL_EMAIL_DOMAINS (the domain or a subdomain of it)."""
+    domains = current_app.config.get("INTERNAL_EMAIL_DOMAINS") or ()
+    domain = email.rpartition("@")[2].lower()
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+def set_internal(*, email: str, internal: bool = True) -> User:
+    """Mark a user internal (kept out of insights by default) or not; NotFound if unknown."""
+    user = get_by_email(email=email)
+    if user is None:
+        raise NotFound(f"No user with the email {normalize_email(email)!r}.")
+    user.is_internal = internal
+    db.session.commit()
+    return user
+
+
 def create(
     *,
     email: str,
@@ -134,6 +152,7 @@ def create(
         display_name=display_name,
         timezone=timezone,
         is_admin=is_admin,
+        is_internal=is_internal_email(email),
     )
     db.session.add(user)
     try:
@@ -219,16 +238,28 @@ def purge_expired_revocations(*, now: datetime | None = None) -> int:
 
 
 def update_profile(
-    *, user: User, display_name: str | None = None, timezone: str | None = None
+    *,
+    user: User,
+    display_name: str | None = None,
+    timezone: str | None = None,
+    analytics_opt_out: bool | None = None,
 ) -> User:
-    """Change the given fields; nothing changes when one of them is invalid."""
+    """Change the given fields; nothing changes when one of them is invalid.
+
+    While analytics_opt_out is set, no product events are stored for the user and
+    their request logs carry no user id.
+    """
     zone = check_timezone(timezone) if timezone is not None else None
     name = check_display_name(display_name) if display_name is not None else None
     if zone is not None:
         user.timezone = zone
     if name is not None:
         user.display_name = name
+    if analytics_opt_out is not None:
+        user.analytics_opt_out = analytics_opt_out
     db.session.commit()
+    if analytics_opt_out is not None:
+        forget_tracking_cache()
     return user
 
 

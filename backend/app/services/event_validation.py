@@ -8,27 +8,35 @@ from typing import Any
 
 MAX_EVENT_DATA_BYTES = 8 * 1024
 MAX_EVENT_DATA_DEPTH = 8
+_TOO_DEEP = f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels."
 
 
 class EventDataError(ValueError):
-    """event_data cannot be stored; the message says why."""
+    """event_data cannot be stored; the message says why and `reason` is its code."""
+
+    def __init__(self, message: str, reason: str = "invalid_event_data") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _check_text(value: str, where: str) -> None:
     if "\x00" in value:
-        raise EventDataError(f"{where} contains a NUL character, which cannot be stored.")
+        raise EventDataError(
+            f"{where} contains a NUL character, which cannot be stored.", "invalid_text"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise EventDataError(
-            f"{where} contains a lone surrogate (invalid Unicode), which cannot be stored."
+            f"{where} contains a lone surrogate (invalid Unicode), which cannot be stored.",
+            "invalid_text",
         ) from None
 
 
 def _walk(value: Any, depth: int, path: str) -> None:
     if isinstance(value, dict):
         if depth > MAX_EVENT_DATA_DEPTH:
-            raise EventDataError(f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels.")
+            raise EventDataError(_TOO_DEEP, "too_deep")
         for key, item in value.items():
             if not isinstance(key, str):
                 raise EventDataError(f"{path} has a key that is not a string.")
@@ -36,7 +44,7 @@ def _walk(value: Any, depth: int, path: str) -> None:
             _walk(item, depth + 1, f"{path}.{key}")
     elif isinstance(value, list):
         if depth > MAX_EVENT_DATA_DEPTH:
-            raise EventDataError(f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels.")
+            raise EventDataError(_TOO_DEEP, "too_deep")
         for index, item in enumerate(value):
             _walk(item, depth + 1, f"{path}[{index}]")
     elif isinstance(value, str):
@@ -59,6 +67,7 @@ def check_event_data(event_data: Any) -> dict[str, Any]:
     if size > MAX_EVENT_DATA_BYTES:
         raise EventDataError(
             f"event_data is {size} bytes as compact JSON; "
-            f"at most {MAX_EVENT_DATA_BYTES} are allowed."
+            f"at most {MAX_EVENT_DATA_BYTES} are allowed.",
+            "event_data_too_large",
         )
     return event_data

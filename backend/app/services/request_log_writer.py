@@ -3,6 +3,10 @@
 Requests hand rows to submit() (a non-blocking put on a bounded queue); one thread
 per process writes them in batches. flush() waits until everything submitted before
 it is written, so tests and shutdown are deterministic without sleeps.
+
+When the database is unreachable, a batch goes to a bounded on-disk spool
+(request_log_spool.py) instead of being lost, and the next successful write replays the
+spool first. Rows past either bound (queue or spool) are dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -17,14 +21,20 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from app import metrics
 from app.models import RequestLog
+from app.services.request_log_spool import RequestLogSpool
 
 log = logging.getLogger(__name__)
 
 _table = RequestLog.__table__
 _writers: weakref.WeakSet[RequestLogWriter] = weakref.WeakSet()
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached (connection refused, lost, or shut down)."""
 
 
 class _Flush:
@@ -42,8 +52,14 @@ class RequestLogWriter:
         max_queue: int = 10000,
         batch_size: int = 500,
         interval: float = 0.5,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         self._engine = engine
+        self.spool: RequestLogSpool | None = None
+        self.spool_configured = False
+        if spool_dir is not None:
+            self.configure_spool(spool_dir, spool_max_bytes)
         self._max_queue = max_queue
         self._batch_size = batch_size
         self._interval = interval
@@ -57,7 +73,16 @@ class RequestLogWriter:
         self.dropped = 0
         self.failed = 0
         self.batches = 0
+        self.spooled = 0  # rows that went to the spool
+        self.replayed = 0  # spooled rows written back
+        self.dropped_spool = 0  # rows lost because the spool was full (or absent)
+        self.database_unavailable = False  # the last write found the database down
         _writers.add(self)
+
+    def configure_spool(self, directory: str | os.PathLike[str] | None, max_bytes: int) -> None:
+        """Where rows wait while the database is down ("" or None: nowhere, they are dropped)."""
+        self.spool = RequestLogSpool(directory, max_bytes=max_bytes) if directory else None
+        self.spool_configured = True
 
     # -- request side -------------------------------------------------------
     def submit(self, row: dict[str, Any]) -> None:
@@ -67,10 +92,16 @@ class RequestLogWriter:
             self._queue.put_nowait(row)
         except queue.Full:
             self.dropped += 1
+            metrics.count_log_dropped("queue_full")
 
     @property
     def depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def spool_bytes(self) -> int:
+        """Bytes in the spool directory (all processes' rows waiting for the database)."""
+        return self.spool.total_bytes() if self.spool is not None else 0
 
     # -- lifecycle ----------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -97,6 +128,9 @@ class RequestLogWriter:
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self.written = self.dropped = self.failed = self.batches = 0
+        self.spooled = self.replayed = self.dropped_spool = 0
+        if self.spool is not None:
+            self.spool.rearm()
         self._engine.dispose(close=False)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -155,7 +189,9 @@ class RequestLogWriter:
             if first is not None and not isinstance(first, _Flush):
                 self._wake.wait(self._interval)
             self._wake.clear()
-            if not self._write_queued(first):
+            keep_going = self._write_queued(first)
+            metrics.set_writer_state(self)
+            if not keep_going:
                 return
 
     def _write_queued(self, first: dict[str, Any] | _Flush | None) -> bool:
@@ -198,10 +234,16 @@ class RequestLogWriter:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         self.batches += 1
         try:
+            self._replay_spool()
             self._insert(rows)
             self.written += len(rows)
+            self.database_unavailable = False
             return
-        except OperationalError:  # the database is unreachable or locked: the batch is lost
+        except DatabaseUnavailable:
+            self.database_unavailable = True
+            self._to_spool(rows)
+            return
+        except OperationalError:  # locked, or a server-side failure that is not an outage
             self.failed += len(rows)
             log.exception("could not write %d request log rows", len(rows))
             return
@@ -219,9 +261,70 @@ class RequestLogWriter:
                 self.failed += 1
                 log.exception("could not write a request log row")
 
+    def _to_spool(self, rows: list[dict[str, Any]]) -> None:
+        kept = 0
+        if self.spool is not None:
+            try:
+                kept = self.spool.append(rows)
+            except OSError:
+                log.exception("could not spool %d request log rows", len(rows))
+        self.spooled += kept
+        metrics.count_log_spooled(kept)
+        lost = len(rows) - kept
+        if lost:
+            self.dropped_spool += lost
+            metrics.count_log_dropped("spool_full", lost)
+            log.error(
+                "database unavailable and request log spool full (%s bytes): dropped %d rows "
+                "(%d dropped so far)",
+                self.spool.max_bytes if self.spool is not None else 0,
+                lost,
+                self.dropped_spool,
+            )
+        else:
+            log.warning("database unavailable: spooled %d request log rows to disk", kept)
+        metrics.set_writer_state(self)
+
+    def _replay_spool(self) -> None:
+        """Write spooled rows back, a file per transaction, deleted only after its commit."""
+        if self.spool is None or not self.spool.has_rows():
+            return
+        for path in self.spool.pending():
+            rows = self.spool.read(path)
+            try:
+                self._insert(rows)  # DatabaseUnavailable leaves the file for next time
+                self.replayed += len(rows)
+            except DatabaseUnavailable:
+                raise
+            except Exception:  # noqa: BLE001 - a bad row must not block the spool forever
+                log.exception("a spooled batch failed: writing its rows one by one")
+                for one in rows:
+                    try:
+                        self._insert([one])
+                        self.replayed += 1
+                    except DatabaseUnavailable:
+                        raise
+                    except Exception:  # noqa: BLE001
+                        self.failed += 1
+                        log.exception("could not write a spooled request log row")
+            self.spool.done(path)
+            log.info("replayed %d request log rows from %s", len(rows), path.name)
+        metrics.set_writer_state(self)
+
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(insert(_table), rows)
+        try:
+            conn = self._engine.connect()
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc.orig)) from exc
+        with conn:
+            try:
+                with conn.begin():
+                    for start in range(0, len(rows), self._batch_size):
+                        conn.execute(insert(_table), rows[start : start + self._batch_size])
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise DatabaseUnavailable(str(exc.orig)) from exc
+                raise
 
 
 def _close_all() -> None:

@@ -1,0 +1,179 @@
+"""/api/v2/insights: the reports, for admins (JSON, or CSV with format=csv / Accept)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, current_app, request
+from flask_jwt_extended import current_user
+
+from app.config import SERVER_EVENT_TYPES
+from app.errors import Forbidden
+from app.routes._common import ApiBlueprint, auth_required
+from app.schemas import insights as s
+from app.services.insights import (
+    active_users,
+    api_health,
+    challenge_progress,
+    funnels,
+    realtime,
+    retention,
+    trends,
+    user_timeline,
+)
+from app.services.insights.export import Exportable, to_csv
+from app.services.insights.params import Period, build_period, invalid
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+blp = ApiBlueprint(
+    "insights_v2",
+    __name__,
+    url_prefix="/api/v2/insights",
+    description="Insights reports (admins only). Every report is also CSV: format=csv.",
+)
+
+
+def admin_required(func: F) -> F:
+    """401 without a valid token, 403 problem+json for a user who is not an admin."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            raise Forbidden("Insights are for admins only.")
+        return func(*args, **kwargs)
+
+    return auth_required()(wrapper)  # type: ignore[return-value]
+
+
+def _period(args: dict[str, Any]) -> Period:
+    return build_period(
+        tz=args["tz"],
+        start=args.get("from_"),
+        end=args.get("to"),
+        preset=args.get("preset"),
+        interval=args["interval"],
+        week_start=args["week_start"],
+        include_internal=args["include_internal"],
+    )
+
+
+def _check_types(field: str, names: list[str]) -> None:
+    known = set(current_app.config["ANALYTICS_EVENT_TYPES"]) | set(SERVER_EVENT_TYPES)
+    for name in names:
+        if name not in known:
+            raise invalid(field, f"Unknown event type {name!r}.")
+
+
+def _respond(result: Exportable, args: dict[str, Any]) -> Any:
+    wants = args.get("format")
+    if wants is None:
+        best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+        wants = "csv" if best == "text/csv" else "json"
+    if wants == "csv":
+        return Response(to_csv(result), mimetype="text/csv")
+    return result
+
+
+CSV_DOC = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+@blp.route("/trends")
+@admin_required
+@blp.arguments(s.TrendsQuery, location="query")
+@blp.response(200, s.TrendsRead)
+def get_trends(args: dict[str, Any]) -> Any:
+    """Events and unique users per bucket, per event type"""
+    _check_types("event_type", args["event_type"])
+    result = trends.run(
+        period=_period(args),
+        event_types=list(dict.fromkeys(args["event_type"])),
+        breakdown=args.get("breakdown"),
+        compare_previous=args.get("compare") == "previous",
+    )
+    return _respond(result, args)
+
+
+@blp.route("/active-users")
+@admin_required
+@blp.arguments(s.RangeQuery, location="query")
+@blp.response(200, s.ActiveUsersRead)
+def get_active_users(args: dict[str, Any]) -> Any:
+    """DAU, rolling WAU and MAU, and stickiness per local day"""
+    return _respond(active_users.run(period=_period(args)), args)
+
+
+@blp.route("/challenge-progress")
+@admin_required
+@blp.arguments(s.ChallengeProgressQuery, location="query")
+@blp.response(200, s.ChallengeProgressRead)
+def get_challenge_progress(args: dict[str, Any]) -> Any:
+    """Join-week cohorts of a challenge and the share on (or past) each day"""
+    result = challenge_progress.run(period=_period(args), challenge_id=args["challenge_id"])
+    return _respond(result, args)
+
+
+@blp.route("/funnels", methods=["POST"])
+@admin_required
+@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(s.FunnelCreate)
+@blp.response(200, s.FunnelRead)
+def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
+    """Users through 2 to 8 ordered steps within a window from step 1"""
+    steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
+    funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
+    result = funnels.run(period=_period(args), steps=steps, window_days=body["window_days"])
+    return _respond(result, args)
+
+
+@blp.route("/retention")
+@admin_required
+@blp.arguments(s.RetentionQuery, location="query")
+@blp.response(200, s.RetentionRead)
+def get_retention(args: dict[str, Any]) -> Any:
+    """First-time cohorts of a start event and who returned per day or week"""
+    _check_types("start_event", [args["start_event"]])
+    _check_types("return_event", [args["return_event"]])
+    result = retention.run(
+        period=_period(args),
+        start_event=args["start_event"],
+        return_event=args["return_event"],
+        unit=args["period"],
+        periods=args["periods"],
+    )
+    return _respond(result, args)
+
+
+@blp.route("/api-health")
+@admin_required
+@blp.arguments(s.ApiHealthQuery, location="query")
+@blp.response(200, s.ApiHealthRead)
+def get_api_health(args: dict[str, Any]) -> Any:
+    """Requests, error rates and latency percentiles per route (and over time for one)"""
+    result = api_health.run(
+        period=_period(args), endpoint=args.get("endpoint"), method=args.get("method")
+    )
+    return _respond(result, args)
+
+
+@blp.route("/user-timeline")
+@admin_required
+@blp.arguments(s.TimelineQuery, location="query")
+@blp.response(200, s.TimelineRead)
+def get_user_timeline(args: dict[str, Any]) -> Any:
+    """One user's events and requests, newest first"""
+    result = user_timeline.run(
+        user_id=args["user_id"], limit=args["limit"], cursor=args.get("cursor")
+    )
+    return _respond(result, args)
+
+
+@blp.route("/realtime")
+@admin_required
+@blp.arguments(s.RealtimeQuery, location="query")
+@blp.response(200, s.RealtimeRead)
+def get_realtime(args: dict[str, Any]) -> Any:
+    """Active users in the last 5 minutes and events per minute over the last 30"""
+    return _respond(realtime.run(include_internal=args["include_internal"]), args)

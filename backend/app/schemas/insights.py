@@ -1,0 +1,249 @@
+"""Insights: the common query parameters and each report's document."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.services.insights.params import INTERVALS, PRESETS, WEEK_STARTS
+
+KEY = validate.Regexp(r"^[A-Za-z0-9_]{1,64}$", error="Letters, digits and _ only (max 64).")
+FORMAT = fields.String(
+    validate=validate.OneOf(["json", "csv"]),
+    metadata={"description": "csv for text/csv (or send Accept: text/csv)"},
+)
+
+
+class FormatQuery(Schema):
+    format = FORMAT
+
+
+class RangeQuery(FormatQuery):
+    from_ = fields.Date(data_key="from", metadata={"description": "First local day (inclusive)"})
+    to = fields.Date(metadata={"description": "Last local day (inclusive)"})
+    preset = fields.String(
+        validate=validate.OneOf(list(PRESETS)), metadata={"description": "Ends today in tz"}
+    )
+    tz = fields.String(load_default="UTC", metadata={"description": "IANA time zone"})
+    interval = fields.String(load_default="day", validate=validate.OneOf(INTERVALS))
+    week_start = fields.String(load_default="monday", validate=validate.OneOf(WEEK_STARTS))
+    include_internal = fields.Boolean(load_default=False)
+
+
+class TrendsQuery(RangeQuery):
+    event_type = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "Repeat for several types"},
+    )
+    breakdown = fields.String(validate=KEY, metadata={"description": "An event_data key"})
+    compare = fields.String(validate=validate.OneOf(["previous"]))
+
+
+class ChallengeProgressQuery(RangeQuery):
+    challenge_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class RetentionQuery(RangeQuery):
+    start_event = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    return_event = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    period = fields.String(load_default="day", validate=validate.OneOf(["day", "week"]))
+    periods = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90))
+
+
+class ApiHealthQuery(RangeQuery):
+    endpoint = fields.String(
+        validate=validate.Length(max=255), metadata={"description": "A route template"}
+    )
+    method = fields.String(validate=validate.Length(max=10))
+
+
+class TimelineQuery(FormatQuery):
+    user_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=200))
+
+
+class RealtimeQuery(FormatQuery):
+    include_internal = fields.Boolean(load_default=False)
+
+
+class FunnelStepCreate(Schema):
+    event_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    where = fields.Dict(
+        keys=fields.String(validate=KEY),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        validate=validate.Length(max=8),
+    )
+
+
+class FunnelCreate(Schema):
+    steps = fields.List(
+        fields.Nested(FunnelStepCreate), required=True, validate=validate.Length(min=2, max=8)
+    )
+    window_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=365))
+
+
+class PeriodRead(Schema):
+    from_ = fields.Date(data_key="from", attribute="start_date")
+    to = fields.Date(attribute="end_date")
+    tz = fields.String()
+    interval = fields.String()
+    week_start = fields.String()
+    include_internal = fields.Boolean()
+
+
+class TrendPointRead(Schema):
+    start = fields.String()
+    partial = fields.Boolean()
+    events = fields.Integer()
+    users = fields.Integer()
+
+
+class TrendSeriesRead(Schema):
+    event_type = fields.String()
+    value = fields.String(allow_none=True)
+    other = fields.Boolean()
+    total_events = fields.Integer()
+    points = fields.List(fields.Nested(TrendPointRead))
+
+
+class TrendsRead(Schema):
+    period = fields.Nested(PeriodRead)
+    event_types = fields.List(fields.String())
+    breakdown = fields.String(allow_none=True)
+    series = fields.List(fields.Nested(TrendSeriesRead))
+    previous = fields.List(fields.Nested(TrendSeriesRead), allow_none=True)
+
+
+class ActiveUsersDayRead(Schema):
+    day = fields.String()
+    partial = fields.Boolean()
+    dau = fields.Integer()
+    wau = fields.Integer()
+    mau = fields.Integer()
+    stickiness = fields.Float(allow_none=True)
+
+
+class ActiveUsersRead(Schema):
+    period = fields.Nested(PeriodRead)
+    days = fields.List(fields.Nested(ActiveUsersDayRead))
+
+
+class ProgressCellRead(Schema):
+    day = fields.Integer()
+    eligible = fields.Integer()
+    on = fields.Integer(allow_none=True)
+    on_or_after = fields.Integer(allow_none=True)
+    on_share = fields.Float(allow_none=True)
+    on_or_after_share = fields.Float(allow_none=True)
+
+
+class ProgressCohortRead(Schema):
+    week_start = fields.String()
+    size = fields.Integer()
+    days = fields.List(fields.Nested(ProgressCellRead))
+
+
+class ChallengeProgressRead(Schema):
+    period = fields.Nested(PeriodRead)
+    challenge_id = fields.Integer()
+    duration_days = fields.Integer()
+    cohorts = fields.List(fields.Nested(ProgressCohortRead))
+
+
+class FunnelStepRead(Schema):
+    index = fields.Integer()
+    event_type = fields.String()
+    where = fields.Dict()
+    users = fields.Integer()
+    conversion_from_first = fields.Float(allow_none=True)
+    conversion_from_previous = fields.Float(allow_none=True)
+    drop_off = fields.Integer()
+    median_seconds_from_previous = fields.Float(allow_none=True)
+
+
+class FunnelRead(Schema):
+    period = fields.Nested(PeriodRead)
+    window_days = fields.Integer()
+    steps = fields.List(fields.Nested(FunnelStepRead))
+
+
+class RetentionCellRead(Schema):
+    period = fields.Integer()
+    on = fields.Integer(allow_none=True)
+    on_or_after = fields.Integer(allow_none=True)
+
+
+class RetentionCohortRead(Schema):
+    start = fields.String()
+    size = fields.Integer()
+    periods = fields.List(fields.Nested(RetentionCellRead))
+
+
+class RetentionRead(Schema):
+    period = fields.Nested(PeriodRead)
+    start_event = fields.String()
+    return_event = fields.String()
+    unit = fields.String()
+    periods = fields.Integer()
+    cohorts = fields.List(fields.Nested(RetentionCohortRead))
+
+
+class HealthStatsRead(Schema):
+    requests = fields.Integer()
+    rate_4xx = fields.Float()
+    rate_5xx = fields.Float()
+    p50_ms = fields.Float(allow_none=True)
+    p95_ms = fields.Float(allow_none=True)
+    p99_ms = fields.Float(allow_none=True)
+
+
+class RouteHealthRead(HealthStatsRead):
+    endpoint = fields.String()
+    method = fields.String()
+
+
+class HealthPointRead(HealthStatsRead):
+    start = fields.String()
+    partial = fields.Boolean()
+
+
+class ApiHealthRead(Schema):
+    period = fields.Nested(PeriodRead)
+    routes = fields.List(fields.Nested(RouteHealthRead))
+    slowest = fields.List(fields.Nested(RouteHealthRead))
+    endpoint = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+    series = fields.List(fields.Nested(HealthPointRead), allow_none=True)
+
+
+class TimelineItemRead(Schema):
+    kind = fields.String()
+    id = fields.Integer()
+    at = fields.DateTime()
+    event_type = fields.String(allow_none=True)
+    event_data = fields.Dict(allow_none=True)
+    endpoint = fields.String(allow_none=True)
+    method = fields.String(allow_none=True)
+    status = fields.Integer(allow_none=True)
+    latency_ms = fields.Float(allow_none=True)
+
+
+class TimelineRead(Schema):
+    user_id = fields.Integer()
+    items = fields.List(fields.Nested(TimelineItemRead))
+    next_cursor = fields.String(allow_none=True)
+
+
+class MinuteRead(Schema):
+    start = fields.DateTime()
+    partial = fields.Boolean()
+    events = fields.Integer()
+
+
+class RealtimeRead(Schema):
+    now = fields.DateTime()
+    active_users_5m = fields.Integer()
+    minutes = fields.List(fields.Nested(MinuteRead))

@@ -1,0 +1,164 @@
+"""Batch ingestion: up to 100 client events in one call, each stored exactly once.
+
+Duplicates are decided by the database, not by a lookup: the accepted events go into
+one `INSERT ... ON CONFLICT (user_id, event_id) DO NOTHING RETURNING event_id`, and an
+event_id that does not come back was already stored (by an earlier batch, /track, or a
+concurrent request). The transaction commits before the answer is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Insert
+
+from app import metrics
+from app.errors import ServiceUnavailable
+from app.extensions import db
+from app.models import AnalyticsEvent
+from app.services import rejected_events
+from app.services.ingestion import EventRefused, IngestPolicy, PreparedEvent, prepare_batch_event
+from app.services.privacy_service import tracking_allowed
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_EVENTS = 100
+_events = AnalyticsEvent.__table__
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: Any
+    status: str  # "accepted" | "duplicate" | "rejected"
+    reason: str | None = None
+    message: str | None = None
+    clamped: bool = False
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: list[EventResult]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def accepted(self) -> int:
+        return self.count("accepted")
+
+    @property
+    def duplicate(self) -> int:
+        return self.count("duplicate")
+
+    @property
+    def rejected(self) -> int:
+        return self.count("rejected")
+
+
+def insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> Insert:
+    """`INSERT ... ON CONFLICT (user_id, event_id) DO NOTHING` in the connection's dialect."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return (
+        module.insert(_events)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
+    )
+
+
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert rows in one statement; the event_ids actually inserted (the rest existed)."""
+    if not rows:
+        return set()
+    stmt = insert_ignoring_duplicates(conn, rows).returning(_events.c.event_id)
+    return set(conn.execute(stmt).scalars())
+
+
+def _echo(raw: Any) -> Any:
+    """The event_id as the client sent it, so a client can match results; None if absent."""
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def ingest_batch(
+    *,
+    user_id: int,
+    events: list[Any],
+    sent_at: datetime,
+    received_at: datetime,
+    policy: IngestPolicy,
+    backfill: bool = False,
+) -> BatchResult:
+    """Check every event, store the good ones once, keep the refused ones; one commit.
+
+    Raises ServiceUnavailable (nothing stored, nothing recorded) when the database fails,
+    so the client retries the same batch and its event_ids make the retry exact.
+    """
+    results: list[EventResult | None] = [None] * len(events)
+    prepared: list[tuple[int, PreparedEvent]] = []
+    rejections: list[rejected_events.Rejection] = []
+    seen: set[uuid.UUID] = set()
+    for index, raw in enumerate(events):
+        try:
+            event = prepare_batch_event(
+                raw, policy=policy, sent_at=sent_at, received_at=received_at, backfill=backfill
+            )
+        except EventRefused as exc:
+            results[index] = EventResult(_echo(raw), "rejected", exc.reason, exc.message)
+            rejections.append(rejected_events.Rejection(exc.reason, raw))
+            continue
+        if event.event_id in seen:
+            results[index] = EventResult(_echo(raw), "duplicate")
+            continue
+        seen.add(event.event_id)
+        prepared.append((index, event))
+
+    rows = [
+        {
+            "user_id": user_id,
+            "event_id": e.event_id,
+            "event_type": e.event_type,
+            "event_data": e.event_data,
+            "created_at": received_at,
+            "occurred_at": e.occurred_at,
+        }
+        for _, e in prepared
+    ]
+    if rows and not tracking_allowed(user_id):
+        # Opted out: checked and answered as usual, never stored (privacy_service).
+        rows = []
+        opted_out = True
+    else:
+        opted_out = False
+    session = db.session()
+    try:
+        inserted = _insert_new(session.connection(), rows)
+        rejected_events.add_in_savepoint(
+            session, user_id=user_id, source="batch", received_at=received_at,
+            rejections=rejections,
+        )
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("could not store a batch of %d events for user %s", len(rows), user_id)
+        raise ServiceUnavailable(
+            "The events could not be stored. Retry the same batch later.",
+            headers={"Retry-After": "5"},
+        ) from None
+
+    for index, event in prepared:
+        status = "accepted" if opted_out or event.event_id in inserted else "duplicate"
+        results[index] = EventResult(_echo(events[index]), status, clamped=event.clamped)
+    result = BatchResult([r for r in results if r is not None])
+    if result.accepted:
+        metrics.count_events("accepted", result.accepted)
+    if result.duplicate:
+        metrics.count_events("duplicate", result.duplicate)
+    rejected_events.count_rejections(rejections)
+    return result

@@ -1,0 +1,160 @@
+"""The parameters every report shares: a local date range, a zone, an interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.errors import ValidationFailed
+from app.services import clock
+from app.sqlite_functions import WEEK_OFFSETS, bucket_key
+
+PRESETS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
+INTERVALS = ("hour", "day", "week", "month")
+WEEK_STARTS = tuple(WEEK_OFFSETS)
+MAX_BUCKETS = 2000
+EPOCH = date(1970, 1, 1)
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The request has invalid fields.", errors=[{"field": field, "message": message}]
+    )
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        if not name or name != name.strip():
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid("tz", f"Unknown time zone {name!r}; use an IANA name.") from None
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant a local day starts (a local day may last 23 or 25 hours)."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def from_day_number(number: int) -> date:
+    return EPOCH + timedelta(days=number)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: int
+    start: str  # a local date, or for hours a local ISO datetime with its offset
+    partial: bool
+
+
+@dataclass(frozen=True)
+class Period:
+    tz: str
+    start_date: date
+    end_date: date  # inclusive
+    interval: str = "day"
+    week_start: str = "monday"
+    include_internal: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def utc_start(self) -> datetime:
+        return local_midnight(self.start_date, self.zone)
+
+    @property
+    def utc_end(self) -> datetime:
+        """Exclusive: the start of the day after end_date."""
+        return local_midnight(self.end_date + timedelta(days=1), self.zone)
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return replace(
+            self,
+            start_date=self.start_date - timedelta(days=self.days),
+            end_date=self.start_date - timedelta(days=1),
+        )
+
+    def key_of(self, moment: datetime) -> int:
+        key = bucket_key(
+            moment.astimezone(UTC).isoformat(), self.tz, self.interval, self.week_start
+        )
+        assert key is not None
+        return key
+
+    def bucket_keys(self) -> list[int]:
+        if self.interval == "hour":
+            keys: list[int] = []
+            moment, end = self.utc_start, self.utc_end
+            while moment < end:
+                key = self.key_of(moment)
+                if not keys or keys[-1] != key:
+                    keys.append(key)
+                moment += timedelta(hours=1)
+            return keys
+        first = self.key_of(self.utc_start)
+        last = self.key_of(self.utc_end - timedelta(microseconds=1))
+        step = 7 if self.interval == "week" else 1
+        return list(range(first, last + 1, step))
+
+    def buckets(self) -> list[Bucket]:
+        current = self.key_of(clock.now())
+        return [Bucket(key, self.label(key), key >= current) for key in self.bucket_keys()]
+
+    def label(self, key: int) -> str:
+        if self.interval == "hour":
+            wall = datetime(1970, 1, 1) + timedelta(hours=key)
+            return wall.replace(tzinfo=self.zone).isoformat()
+        if self.interval == "month":
+            return date(1970 + key // 12, key % 12 + 1, 1).isoformat()
+        return from_day_number(key).isoformat()
+
+
+def build_period(
+    *,
+    tz: str = "UTC",
+    start: date | None = None,
+    end: date | None = None,
+    preset: str | None = None,
+    interval: str = "day",
+    week_start: str = "monday",
+    include_internal: bool = False,
+) -> Period:
+    """Validate the common parameters (422 naming the parameter) into a Period."""
+    zone(tz)
+    if interval not in INTERVALS:
+        raise invalid("interval", f"Must be one of {', '.join(INTERVALS)}.")
+    if week_start not in WEEK_STARTS:
+        raise invalid("week_start", "Must be monday or sunday.")
+    if preset is not None and (start is not None or end is not None):
+        raise invalid("preset", "Give either a preset or from/to, not both.")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise invalid("preset", f"Must be one of {', '.join(PRESETS)}.")
+        end = clock.today_in(tz)
+        start = end - timedelta(days=PRESETS[preset] - 1)
+    elif start is None and end is None:
+        end = clock.today_in(tz)
+        start = end - timedelta(days=PRESETS["last_30d"] - 1)
+    elif start is None:
+        raise invalid("from", "Give from together with to.")
+    elif end is None:
+        raise invalid("to", "Give to together with from.")
+    if start > end:
+        raise invalid("from", "from must not be after to.")
+    period = Period(tz, start, end, interval, week_start, include_internal)
+    estimate = period.days * 25 if interval == "hour" else period.days
+    if estimate > MAX_BUCKETS * 7 or len(period.bucket_keys()) > MAX_BUCKETS:
+        raise invalid("interval", f"The range holds more than {MAX_BUCKETS} buckets.")
+    return period

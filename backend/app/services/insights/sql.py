@@ -1,0 +1,126 @@
+"""The few SQL expressions that differ between PostgreSQL and SQLite.
+
+Every bucket is an integer key on the local wall clock of the report's zone (hours,
+days, week-start days or months since 1970): PostgreSQL computes it from
+timezone(tz, ts); SQLite from the functions in app/sqlite_functions.py. Both give
+the same integers, so the reports' Python code never sees a dialect.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import ColumnElement
+
+from app.extensions import db
+from app.models import User
+from app.services.insights.params import Period
+from app.sqlite_functions import WEEK_OFFSETS
+
+_EPOCH_DATE = literal_column("DATE '1970-01-01'")
+
+
+def is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def epoch(column: Any) -> ColumnElement[float]:
+    """Seconds since 1970 of a UTC timestamp column."""
+    if is_postgres():
+        return cast(func.extract("epoch", column), Float)
+    return func.insights_epoch(column, type_=Float)
+
+
+def day_key(column: Any, tz: str) -> ColumnElement[int]:
+    """The local date in tz of a UTC timestamp column, as days since 1970-01-01."""
+    if is_postgres():
+        return cast(cast(func.timezone(tz, column), Date) - _EPOCH_DATE, Integer)
+    return func.insights_day_key(column, tz, type_=Integer)
+
+
+def date_key(column: Any) -> ColumnElement[int]:
+    """A DATE column as days since 1970-01-01."""
+    if is_postgres():
+        return cast(column - _EPOCH_DATE, Integer)
+    return func.insights_date_key(column, type_=Integer)
+
+
+def week_of(day: ColumnElement[int], week_start: str) -> ColumnElement[int]:
+    """The day key of the week start (monday or sunday) of a day key."""
+    return day - (day + WEEK_OFFSETS[week_start]) % 7
+
+
+def bucket_key(column: Any, period: Period) -> ColumnElement[int]:
+    """The local bucket key of a UTC timestamp column (see params.Period.label)."""
+    tz, interval = period.tz, period.interval
+    if not is_postgres():
+        return func.insights_bucket_key(column, tz, interval, period.week_start, type_=Integer)
+    local = func.timezone(tz, column)
+    if interval == "hour":
+        return cast(func.floor(func.extract("epoch", local) / 3600), Integer)
+    if interval == "month":
+        return cast(
+            (func.extract("year", local) - 1970) * 12 + func.extract("month", local) - 1, Integer
+        )
+    day = day_key(column, tz)
+    return week_of(day, period.week_start) if interval == "week" else day
+
+
+def percentile(fraction: float, column: Any) -> ColumnElement[float]:
+    """percentile_cont with PostgreSQL's semantics (linear interpolation)."""
+    if is_postgres():
+        return func.percentile_cont(literal(fraction)).within_group(cast(column, Float))
+    return func.percentile_cont(column, fraction, type_=Float)
+
+
+def json_text(column: Any, key: str) -> ColumnElement[str]:
+    """event_data ->> key: the value as text (numbers and booleans as their JSON text)."""
+    if is_postgres():
+        return column.op("->>")(literal(key))
+    path = f'$."{key}"'
+    kind = func.json_type(column, path)
+    return case(
+        (kind.in_(("true", "false")), kind),
+        (kind == "null", None),
+        else_=cast(func.json_extract(column, path), String),
+    )
+
+
+def json_equals(column: Any, key: str, value: Any) -> ColumnElement[bool]:
+    """event_data has key with exactly this JSON value (7 is not "7", true is not 1)."""
+    if is_postgres():
+        return column.op("@>")(cast(literal(json.dumps({key: value})), JSONB))
+    path = f'$."{key}"'
+    kind = func.json_type(column, path)
+    if value is None:
+        return kind == "null"
+    if isinstance(value, bool):
+        return kind == ("true" if value else "false")
+    if isinstance(value, str):
+        return and_(kind == "text", func.json_extract(column, path) == value)
+    return and_(kind.in_(("integer", "real")), func.json_extract(column, path) == value)
+
+
+def user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
+    """Leave internal users out unless the report asks for them."""
+    if period.include_internal:
+        return literal(True)
+    internal = select(User.id).where(User.is_internal.is_not(false()))
+    return or_(user_id.is_(None), user_id.not_in(internal.scalar_subquery()))

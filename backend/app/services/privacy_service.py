@@ -1,0 +1,71 @@
+"""Analytics opt-out: whether a user's product events and request-log user id are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import inspect, select
+
+from app.extensions import db
+from app.models import AnalyticsEvent, User
+from app.services import clock
+
+_CACHE = "_privacy_tracking_allowed"
+
+
+def tracking_allowed(user_id: int) -> bool:
+    """False when the user opted out of analytics or no longer exists.
+
+    In a request the answer is cached in flask.g (one look-up per request at most),
+    and read from the token's already loaded user when it is still loaded.
+    """
+    if not has_request_context():
+        return _lookup(user_id)
+    cache: dict[int, bool] = g.setdefault(_CACHE, {})
+    if user_id not in cache:
+        cache[user_id] = _lookup(user_id)
+    return cache[user_id]
+
+
+def forget_tracking_cache() -> None:
+    """Drop the request's cached answers (after the opt-out changed or a user was erased)."""
+    if has_request_context():
+        g.pop(_CACHE, None)
+
+
+def _lookup(user_id: int) -> bool:
+    loaded = g.get("_token_user") if has_request_context() else None
+    if isinstance(loaded, User):
+        state = inspect(loaded)
+        # Read the loaded value only: touching an expired attribute would reload the row.
+        if state.identity == (user_id,) and "analytics_opt_out" in state.dict:
+            return not state.dict["analytics_opt_out"]
+    # no_autoflush: a look-up must not flush the caller's pending work (track() decides
+    # how to store an event from whether the caller has written).
+    with db.session.no_autoflush:
+        opted_out = db.session.scalar(select(User.analytics_opt_out).where(User.id == user_id))
+    return opted_out is False
+
+
+def skip_opted_out(
+    user_id: int,
+    event_type: str,
+    event_data: dict[str, Any],
+    received_at: datetime | None = None,
+) -> AnalyticsEvent | None:
+    """For an opted-out user, the event as it would have been stored (id None, not stored).
+
+    None when the user's events are tracked. AnalyticsService.track returns the unstored
+    event, so callers and POST /track answer as usual (201, "id": null).
+    """
+    if tracking_allowed(user_id):
+        return None
+    return AnalyticsEvent(
+        id=None,
+        user_id=user_id,
+        event_type=event_type,
+        event_data=event_data,
+        created_at=received_at or clock.now(),
+    )

@@ -1,0 +1,39 @@
+"""A fixture shared by the privacy tests: a user with rows in every table."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db
+
+
+@pytest.fixture
+def full_user(client, seeded, auth, query, app, flush_logs):
+    """A user with rows in every table that can refer to a user."""
+    user = auth()
+    h = user.headers
+    r = client.post(f"/api/v2/challenges/{seeded['challenge_id']}/join", headers=h)
+    assert r.status_code == 201
+    plan = client.get("/api/v2/plans/today", headers=h).get_json()
+    assert client.post("/api/v2/plans/1/complete", headers=h).status_code == 200
+    assert client.post(f"/api/v2/videos/{plan['video']['id']}/like", headers=h).status_code == 200
+    r = client.post("/api/v2/analytics/track", headers=h, json={"event_type": "app_opened"})
+    assert r.status_code == 201
+    # A second login's refresh token, logged out: a row in the token blocklist.
+    other = client.post(
+        "/api/v2/auth/login", json={"email": user.user["email"], "password": user.user["password"]}
+    ).get_json()
+    r = client.post(
+        "/api/v2/auth/logout", headers={"Authorization": f"Bearer {other['refresh_token']}"}
+    )
+    assert r.status_code == 200
+    with app.app_context():
+        db.session.execute(
+            db.metadata.tables["rejected_events"].insert().values(
+                user_id=user.user["id"], reason="unknown_event_type", source="track",
+                payload='{"event_type": "nope"}',
+            )
+        )
+        db.session.commit()
+    flush_logs()
+    return user

@@ -1,0 +1,173 @@
+"""Challenge progress, funnels and retention: exact numbers on both databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.insights_data import BERLIN, prepare
+
+URL = "/api/v2/insights"
+RANGE = {"tz": BERLIN, "from": "2026-03-23", "to": "2026-04-01"}
+
+
+@pytest.fixture
+def data(app, auth, at):
+    return prepare(app, auth, at)
+
+
+def get(client, data, path, **params):
+    r = client.get(f"{URL}/{path}", query_string=params, headers=data["admin"])
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def cells(cohort):
+    return [(d["day"], d["eligible"], d["on"], d["on_or_after"]) for d in cohort["days"]]
+
+
+def test_challenge_progress_cohorts_by_join_week_with_unreachable_cells(client, data):
+    body = get(client, data, "challenge-progress", challenge_id=data["challenge_id"], **RANGE)
+    first, second = body["cohorts"]
+    assert (first["week_start"], first["size"]) == ("2026-03-23", 2)
+    assert cells(first) == [(1, 2, 2, 2), (2, 2, 1, 1), (3, 2, 0, 1), (4, 2, 1, 1), (5, 1, 0, 0)]
+    assert [(d["on_share"], d["on_or_after_share"]) for d in first["days"]][:3] == [
+        (1.0, 1.0),
+        (0.5, 0.5),
+        (0.0, 0.5),
+    ]
+    assert (second["week_start"], second["size"]) == ("2026-03-30", 1)
+    assert cells(second) == [
+        (1, 1, 1, 1),
+        (2, 1, 1, 1),
+        (3, 1, 0, 0),
+        (4, 0, None, None),
+        (5, 0, None, None),
+    ]
+    assert second["days"][3]["on_share"] is None
+
+
+def test_challenge_progress_sunday_weeks_and_internal_users(client, data):
+    body = get(
+        client,
+        data,
+        "challenge-progress",
+        challenge_id=data["challenge_id"],
+        week_start="sunday",
+        include_internal="true",
+        **RANGE,
+    )
+    assert [(c["week_start"], c["size"]) for c in body["cohorts"]] == [
+        ("2026-03-22", 1),
+        ("2026-03-29", 3),
+    ]
+
+
+def test_challenge_progress_as_csv(client, data):
+    r = client.get(
+        f"{URL}/challenge-progress",
+        headers=data["admin"],
+        query_string={"challenge_id": data["challenge_id"], "format": "csv", **RANGE},
+    )
+    lines = r.get_data(as_text=True).splitlines()
+    assert r.mimetype == "text/csv" and len(lines) == 11
+    assert lines[0] == (
+        "cohort_week,cohort_size,day,eligible,on,on_share,on_or_after,on_or_after_share"
+    )
+    assert lines[-1] == "2026-03-30,1,5,0,,,,"
+
+
+def funnel(client, data, **body):
+    r = client.post(
+        f"{URL}/funnels",
+        json=body,
+        headers=data["admin"],
+        query_string={"tz": BERLIN, "from": "2026-03-27", "to": "2026-04-01"},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return [
+        (
+            s["users"],
+            s["conversion_from_first"],
+            s["conversion_from_previous"],
+            s["drop_off"],
+            s["median_seconds_from_previous"],
+        )
+        for s in r.get_json()["steps"]
+    ]
+
+
+STEPS = [
+    {"event_type": "app_opened"},
+    {"event_type": "plan_viewed", "where": {"day_of_challenge": 1}},
+    {"event_type": "plan_viewed", "where": {"day_of_challenge": 2}},
+]
+
+
+def test_funnel_steps_conversion_and_median_time(client, data):
+    assert funnel(client, data, steps=STEPS) == [
+        (3, 1.0, 1.0, 0, None),
+        (2, 0.6667, 0.6667, 1, 103500.0),
+        (1, 0.3333, 0.5, 1, 3600.0),
+    ]
+
+
+def test_funnel_conversion_window_counts_from_step_one(client, data):
+    assert funnel(client, data, steps=STEPS, window_days=2) == [
+        (3, 1.0, 1.0, 0, None),
+        (1, 0.3333, 0.3333, 2, 3600.0),
+        (0, 0.0, 0.0, 1, None),
+    ]
+
+
+def test_funnel_rejects_unknown_event_type_and_too_many_steps(client, data):
+    from tests.problem_helpers import assert_problem
+
+    r = client.post(
+        f"{URL}/funnels",
+        headers=data["admin"],
+        json={"steps": [{"event_type": "app_opened"}, {"event_type": "nope"}]},
+    )
+    body = assert_problem(r, 422)
+    assert body["errors"][0]["field"] == "steps.1.event_type"
+    r = client.post(
+        f"{URL}/funnels", headers=data["admin"], json={"steps": [{"event_type": "app_opened"}] * 9}
+    )
+    assert assert_problem(r, 422)["errors"][0]["field"] == "steps"
+
+
+def retention_rows(body):
+    return [
+        (c["start"], c["size"], [(p["on"], p["on_or_after"]) for p in c["periods"]])
+        for c in body["cohorts"]
+    ]
+
+
+def test_retention_daily_first_time_cohorts(client, data):
+    body = get(
+        client,
+        data,
+        "retention",
+        start_event="app_opened",
+        return_event="plan_viewed",
+        periods=4,
+        tz=BERLIN,
+        **{"from": "2026-03-27", "to": "2026-04-01"},
+    )
+    assert retention_rows(body) == [
+        ("2026-03-28", 1, [(1, 1), (0, 1), (1, 1), (0, 0), (0, 0)]),
+        ("2026-03-29", 1, [(1, 1), (1, 1), (0, 0), (0, 0), (None, None)]),
+    ]
+
+
+def test_retention_weekly(client, data):
+    body = get(
+        client,
+        data,
+        "retention",
+        start_event="app_opened",
+        return_event="app_opened",
+        period="week",
+        periods=2,
+        **RANGE,
+    )
+    assert retention_rows(body) == [("2026-03-23", 2, [(2, 2), (1, 1), (None, None)])]
