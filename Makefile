@@ -7,7 +7,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install migrate seed lint fuzz bench clean
+.PHONY: run test install migrate seed lint fuzz bench clean vendor
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ run: seed
 	@echo "  API:        http://$(HOST):$(PORT)/api/v2"
 	@echo "  API docs:   http://$(HOST):$(PORT)/api/docs"
 	@echo "  Demo login: demo@example.com / demo-password-123"
+	@echo "  Dashboard:  http://$(HOST):$(PORT)/admin  (admin@example.com / admin-password-123)"
 	@echo ""
 	cd backend && ../$(BIN)/flask run --host $(HOST) --port $(PORT)
 
@@ -41,6 +42,15 @@ lint: $(STAMP)
 # BENCH_ARGS=--quick for a smoke run; see `.venv/bin/python bench/run.py --help`.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Refresh the vendored charting library (needs Node/npm; nothing else does). The copied file
+# is kept in the tree, so `make run` works offline and without Node.
+VENDOR := backend/app/static/vendor
+vendor:
+	npm ci --prefix frontend --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp frontend/node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	cp frontend/node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js.LICENSE.md
 
 clean:
 	rm -rf $(VENV) backend/instance .pytest_cache

@@ -8,6 +8,7 @@ tests locally and fail them in CI.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -119,6 +120,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     if bindir is None:
         _missing("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     assert bindir is not None
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            _missing("running as root needs a postgres user for initdb")
     server = PrivatePostgres(bindir)
     try:
         server.init()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -127,10 +128,9 @@ def start_gunicorn(database: str, tmp_path: Path) -> Iterator[Any]:
 
 
 def _token(server: Gunicorn) -> str:
-    import json
-
     body = {"email": "ops@example.com", "password": "correct horse battery"}
-    status, _ = server.request("POST", "/api/v2/auth/register", json.dumps(body | {"display_name": "Ops"}))
+    registration = json.dumps(body | {"display_name": "Ops"})
+    status, _ = server.request("POST", "/api/v2/auth/register", registration)
     assert status == 201
     status, raw = server.request("POST", "/api/v2/auth/login", json.dumps(body))
     assert status == 200
@@ -164,9 +164,7 @@ def _ip(n: int) -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def test_sigterm_under_load_keeps_a_log_row_for_every_answered_request(
-    start_gunicorn, database
-):
+def test_sigterm_under_load_keeps_a_log_row_for_every_answered_request(start_gunicorn, database):
     server = start_gunicorn(
         workers=2,
         REQUEST_LOG_FLUSH_INTERVAL="30",  # rows stay queued until the workers exit
@@ -187,7 +185,7 @@ def test_sigterm_under_load_keeps_a_log_row_for_every_answered_request(
         for _ in range(400):  # bounded whatever happens
             ip = _ip(next(numbers))
             try:
-                status, _ = server.request("GET", "/api/v2/no-such-route", **{"X-Forwarded-For": ip})
+                status, _ = server.request("GET", "/api/v2/nowhere", **{"X-Forwarded-For": ip})
             except OSError:
                 return  # the server has closed its socket
             assert status == 404

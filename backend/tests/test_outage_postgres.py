@@ -132,6 +132,8 @@ def test_request_logs_of_an_outage_are_spooled_then_written_once_when_database_r
     assert len(spool_files) == 1 and len(spool_files[0].read_text().splitlines()) == 4
     readiness = client.get("/readyz").get_json()
     assert readiness["request_log"]["spool_bytes"] == writer.spool_bytes
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert f"challenge_request_log_spool_bytes {float(writer.spool_bytes)}" in scrape
 
     pg.start()
     assert client.get("/api/v2/challenges", headers=headers).status_code == 200

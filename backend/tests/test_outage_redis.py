@@ -41,7 +41,8 @@ def own_redis(redis_server: PrivateRedis) -> Iterator[PrivateRedis]:
 def _limit_counters(url: str) -> int:
     """The sum of every rate-limit counter held in Redis."""
     client = redis.Redis.from_url(url)
-    return sum(int(client.get(key) or 0) for key in client.keys("*") if client.type(key) == b"string")
+    keys = [key for key in client.keys("*") if client.type(key) == b"string"]
+    return sum(int(client.get(key) or 0) for key in keys)
 
 
 def test_redis_outage_falls_back_to_memory_says_so_and_recovers(

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from app.routes import analytics_v2, auth_v2, challenges_v2, plans_v2, privacy_v2, videos_v2
+from app.routes.admin_dashboard import bp as admin_dashboard_bp
 from app.routes.health import health_bp
 from app.routes.insights_v2 import blp as insights_blp
 from app.routes.metrics import register_metrics
@@ -16,4 +17,5 @@ def register_blueprints(api: Api, app: Flask) -> None:
         api.register_blueprint(module.blp)
     api.register_blueprint(insights_blp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(admin_dashboard_bp)
     register_metrics(app)

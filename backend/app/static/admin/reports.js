@@ -1,0 +1,231 @@
+// One entry per report page: request(form) builds the API call (also used for CSV),
+// load(form) fetches and draws, redraw(form) redraws from the last answer.
+"use strict";
+
+(function () {
+  const D = window.dashboard;
+  const R = D.reports;
+
+  // A report whose request is a GET built from the controls.
+  function getReport(path, draw, extra) {
+    const report = Object.assign({
+      data: null,
+      request: (form) => ({ path, params: D.params(form) }),
+      async load(form) {
+        const request = report.request(form);
+        report.data = await D.getJSON(request.path, request);
+        await report.redraw(form);
+      },
+      redraw(form) { return report.data ? draw(report.data, form) : undefined; },
+    }, extra || {});
+    return report;
+  }
+
+  R.trends = getReport("/insights/trends", (data, form) => {
+    const measure = form.measure.value;
+    const first = data.series[0] || { points: [] };
+    const datasets = data.series.map((s, i) => D.dataset(
+      s.event_type + (data.breakdown ? ": " + (s.other ? "other" : s.value) : ""),
+      s.points.map((p) => p[measure]), i));
+    (data.previous || []).forEach((s, i) => datasets.push(D.dataset(
+      s.event_type + " (previous period)", s.points.map((p) => p[measure]), i,
+      { borderDash: [6, 4], pointRadius: 0 })));
+    D.chart("chart-trends", {
+      type: "line",
+      data: { labels: first.points.map((p) => p.start + (p.partial ? " (so far)" : "")), datasets },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: measure } } } },
+    });
+  });
+
+  R["active-users"] = getReport("/insights/active-users", (data) => {
+    const labels = data.days.map((d) => d.day);
+    D.chart("chart-active", {
+      type: "line",
+      data: { labels, datasets: ["dau", "wau", "mau"].map((key, i) =>
+        D.dataset(key.toUpperCase(), data.days.map((d) => d[key]), i)) },
+      options: { scales: { y: { beginAtZero: true } } },
+    });
+    D.chart("chart-stickiness", {
+      type: "bar",
+      data: { labels, datasets: [D.dataset("DAU / MAU (%)", data.days.map((d) =>
+        d.stickiness === null ? null : +(100 * d.stickiness).toFixed(1)), 4)] },
+      options: { scales: { y: { beginAtZero: true, max: 100 } } },
+    });
+  });
+
+  R["challenge-progress"] = getReport("/insights/challenge-progress", (data, form) => {
+    const measure = form.measure.value;
+    const days = Array.from({ length: data.duration_days }, (_, i) => i + 1);
+    D.table("table-progress", ["Joined week of", "Members", ...days.map((d) => "Day " + d)],
+      data.cohorts.map((c) => [c.week_start, c.size, ...c.days.map((cell) =>
+        cell[measure] === null ? { text: "–", empty: true }
+          : { text: D.pct(cell[measure + "_share"]), share: cell[measure + "_share"] })]));
+  }, {
+    async prepare(form) {
+      const list = await D.getJSON("/challenges");
+      const select = form.challenge_id;
+      list.items.forEach((c) => select.add(new Option(c.title, c.id)));
+      if (!list.items.length) throw new Error("There is no challenge yet.");
+    },
+  });
+
+  // "plan_completed day_of_challenge=7" -> {event_type, where: {day_of_challenge: 7}}
+  function parseSteps(text) {
+    return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+      const [eventType, ...filters] = line.split(/\s+/);
+      const where = {};
+      filters.forEach((pair) => {
+        const [key, ...rest] = pair.split("=");
+        const raw = rest.join("=");
+        try { where[key] = JSON.parse(raw); } catch { where[key] = raw; }
+      });
+      return { event_type: eventType, where };
+    });
+  }
+
+  R.funnels = getReport("/insights/funnels", (data) => {
+    const labels = data.steps.map((s) => s.index + 1 + ". " + s.event_type +
+      Object.entries(s.where).map(([k, v]) => " " + k + "=" + v).join(""));
+    D.chart("chart-funnel", {
+      type: "bar",
+      data: { labels, datasets: [D.dataset("users", data.steps.map((s) => s.users), 0)] },
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+    });
+    D.table("table-funnel",
+      ["Step", "Users", "From first", "From previous", "Dropped", "Median time from previous"],
+      data.steps.map((s, i) => [labels[i], s.users, D.pct(s.conversion_from_first),
+        D.pct(s.conversion_from_previous), s.drop_off,
+        s.median_seconds_from_previous === null ? "–" : duration(s.median_seconds_from_previous)]));
+  }, {
+    request: (form) => ({
+      path: "/insights/funnels", method: "POST", params: D.params(form),
+      body: { steps: parseSteps(form.steps.value), window_days: Number(form.window_days.value) },
+    }),
+  });
+
+  function duration(seconds) {
+    if (seconds < 120) return seconds.toFixed(0) + " s";
+    if (seconds < 7200) return (seconds / 60).toFixed(1) + " min";
+    if (seconds < 172800) return (seconds / 3600).toFixed(1) + " h";
+    return (seconds / 86400).toFixed(1) + " days";
+  }
+
+  R.retention = getReport("/insights/retention", (data, form) => {
+    const measure = form.measure.value;
+    const periods = Array.from({ length: data.periods + 1 }, (_, i) => i);
+    const unit = data.unit === "week" ? "Week " : "Day ";
+    D.table("table-retention", ["Cohort", "Size", ...periods.map((p) => unit + p)],
+      data.cohorts.map((c) => [c.start, c.size, ...c.periods.map((cell) => cell[measure] === null
+        ? { text: "–", empty: true }
+        : { text: D.pct(c.size ? cell[measure] / c.size : null), share: c.size ? cell[measure] / c.size : 0 })]));
+    // The curve: retained / size over the cohorts that reached each period.
+    const curve = periods.map((p) => {
+      let kept = 0, size = 0;
+      data.cohorts.forEach((c) => {
+        const cell = c.periods.find((x) => x.period === p);
+        if (cell && cell[measure] !== null) { kept += cell[measure]; size += c.size; }
+      });
+      return size ? +(100 * kept / size).toFixed(1) : null;
+    });
+    D.chart("chart-retention", {
+      type: "line",
+      data: { labels: periods.map((p) => unit + p), datasets: [D.dataset("retained (%)", curve, 0)] },
+      options: { scales: { y: { beginAtZero: true, max: 100 } } },
+    });
+  });
+
+  R["api-health"] = getReport("/insights/api-health", async (data, form) => {
+    const routes = data.routes;
+    const labels = routes.map((r) => r.method + " " + r.endpoint);
+    D.chart("chart-latency", {
+      type: "bar",
+      data: { labels, datasets: ["p50_ms", "p95_ms", "p99_ms"].map((key, i) =>
+        D.dataset(key.replace("_ms", ""), routes.map((r) => r[key]), i)) },
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+    });
+    D.table("table-routes", ["Route", "Requests", "4xx", "5xx", "p50 ms", "p95 ms", "p99 ms"],
+      routes.map((r, i) => [labels[i], r.requests, D.pct(r.rate_4xx), D.pct(r.rate_5xx),
+        fixed(r.p50_ms), fixed(r.p95_ms), fixed(r.p99_ms)]));
+    const select = form.route;
+    const chosen = select.value;
+    select.replaceChildren(...labels.map((label) => new Option(label, label)));
+    if (labels.includes(chosen)) select.value = chosen;
+    if (!select.value) return;
+    const [method, ...rest] = select.value.split(" ");
+    const params = D.params(form);
+    params.set("method", method);
+    params.set("endpoint", rest.join(" "));
+    const one = await D.getJSON("/insights/api-health", { params });
+    D.$("#series-title").textContent = select.value + " over time";
+    D.chart("chart-route-series", {
+      type: "line",
+      data: { labels: one.series.map((p) => p.start), datasets: [
+        D.dataset("requests", one.series.map((p) => p.requests), 0, { yAxisID: "y" }),
+        D.dataset("p95 ms", one.series.map((p) => p.p95_ms), 1, { yAxisID: "ms" })] },
+      options: { scales: { y: { beginAtZero: true, position: "left" },
+        ms: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } } },
+    });
+  });
+
+  function fixed(value) { return value === null ? "–" : value.toFixed(1); }
+
+  // Realtime and the timeline take no zone: it only formats their times here.
+  const withoutZone = (path) => (form) => {
+    const params = D.params(form);
+    params.delete("tz");
+    return { path, params };
+  };
+
+  R.realtime = getReport("/insights/realtime", (data, form) => {
+    D.$("#active-now").textContent = data.active_users_5m;
+    const zone = form.tz.value.trim() || "UTC";
+    const time = new Intl.DateTimeFormat(undefined, { timeZone: zone, timeStyle: "short" });
+    D.chart("chart-realtime", {
+      type: "bar",
+      data: { labels: data.minutes.map((m) => time.format(new Date(m.start))),
+        datasets: [D.dataset("events", data.minutes.map((m) => m.events), 0)] },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  }, {
+    request: withoutZone("/insights/realtime"),
+    prepare(form) {
+      setInterval(() => { if (document.visibilityState === "visible") R.realtime.load(form); },
+        30000);
+    },
+  });
+
+  // The timeline: newest first; "Older…" follows next_cursor and appends.
+  const timeline = getReport("/insights/user-timeline", (data, form) => {
+    const zone = form.tz.value.trim() || "UTC";
+    D.table("table-timeline", ["When", "Kind", "What", "Status", "Latency ms", "Data"],
+      timeline.items.map((item) => [D.formatTime(item.at, zone), item.kind,
+        item.kind === "event" ? item.event_type : item.method + " " + item.endpoint,
+        item.status === null ? "" : item.status,
+        item.latency_ms === null ? "" : item.latency_ms.toFixed(1),
+        item.event_data ? JSON.stringify(item.event_data) : ""]));
+    D.$("#more").hidden = !data.next_cursor;
+  }, {
+    items: [],
+    request: withoutZone("/insights/user-timeline"),
+    prepare(form) {
+      const fromUrl = new URLSearchParams(window.location.search).get("user_id");
+      if (fromUrl) form.user_id.value = fromUrl;
+      D.$("#more").addEventListener("click", () => timeline.more(form));
+    },
+    async load(form) {
+      if (!form.user_id.value) throw new Error("Enter a user id to see their timeline.");
+      timeline.cursor = null;
+      timeline.items = [];
+      await timeline.more(form);
+    },
+    async more(form) {
+      const params = timeline.request(form).params;
+      if (timeline.cursor) params.set("cursor", timeline.cursor);
+      timeline.data = await D.getJSON("/insights/user-timeline", { params });
+      timeline.items = timeline.items.concat(timeline.data.items);
+      timeline.cursor = timeline.data.next_cursor;
+      await timeline.redraw(form);
+    },
+  });
+  R["user-timeline"] = timeline;
+})();
