@@ -172,6 +172,20 @@ class RequestLogSpool:
         return rows
 
     @staticmethod
+    def rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
+        """Replace a file's rows (atomically: a temporary file renamed over it)."""
+        data = b"".join(
+            json.dumps(row, default=_default, separators=(",", ":")).encode() + b"\n"
+            for row in rows
+        )
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        temporary.replace(path)
+
+    @staticmethod
     def done(path: Path) -> None:
         """Delete a file whose rows are committed."""
         try:

@@ -240,8 +240,9 @@ class RequestLogWriter:
             self.database_unavailable = False
             return
         except DatabaseUnavailable:
+            first = not self.database_unavailable
             self.database_unavailable = True
-            self._to_spool(rows)
+            self._to_spool(rows, first=first)
             return
         except OperationalError:  # locked, or a server-side failure that is not an outage
             self.failed += len(rows)
@@ -261,7 +262,7 @@ class RequestLogWriter:
                 self.failed += 1
                 log.exception("could not write a request log row")
 
-    def _to_spool(self, rows: list[dict[str, Any]]) -> None:
+    def _to_spool(self, rows: list[dict[str, Any]], *, first: bool) -> None:
         kept = 0
         if self.spool is not None:
             try:
@@ -281,9 +282,13 @@ class RequestLogWriter:
                 lost,
                 self.dropped_spool,
             )
-        else:
-            log.warning("database unavailable: spooled %d request log rows to disk", kept)
+        elif first:  # once per outage, not once per batch
+            log.warning("database unavailable: request logs go to the spool in %s", self.spool_dir)
         metrics.set_writer_state(self)
+
+    @property
+    def spool_dir(self) -> str:
+        return str(self.spool.directory) if self.spool is not None else "(none)"
 
     def _replay_spool(self) -> None:
         """Write spooled rows back, a file per transaction, deleted only after its commit."""
@@ -298,11 +303,13 @@ class RequestLogWriter:
                 raise
             except Exception:  # noqa: BLE001 - a bad row must not block the spool forever
                 log.exception("a spooled batch failed: writing its rows one by one")
-                for one in rows:
+                for index, one in enumerate(rows):
                     try:
                         self._insert([one])
                         self.replayed += 1
                     except DatabaseUnavailable:
+                        # Keep only the rows not yet written: none is written twice.
+                        self.spool.rewrite(path, rows[index:])
                         raise
                     except Exception:  # noqa: BLE001
                         self.failed += 1
