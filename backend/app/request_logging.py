@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import verify_jwt_in_request
 
+from app import metrics
 from app.extensions import db
 from app.services import clock
 from app.services.ip_privacy import IpAnonymizer
@@ -109,6 +110,7 @@ def _record(status: int) -> None:
         "ip_address": get_anonymizer(app).apply(_client_ip()),
         "created_at": g.get("received_at") or clock.now(),
     }
+    metrics.observe_request(row["endpoint"], row["method"], status, latency / 1000.0)
     get_writer(app).submit(row)
 
 
@@ -137,6 +139,8 @@ def register_request_logging(app: Flask) -> None:
         max_queue=app.config["REQUEST_LOG_QUEUE_SIZE"],
         batch_size=app.config["REQUEST_LOG_BATCH_SIZE"],
         interval=app.config["REQUEST_LOG_FLUSH_INTERVAL"],
+        spool_dir=app.config["REQUEST_LOG_SPOOL_DIR"],
+        spool_max_bytes=app.config["REQUEST_LOG_SPOOL_MAX_BYTES"],
     )
     app.extensions["ip_anonymizer"] = IpAnonymizer(
         engine, mode=app.config["IP_MODE"], secret=app.config["IP_HASH_SECRET"]

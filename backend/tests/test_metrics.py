@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
@@ -88,9 +87,6 @@ def test_latency_histogram_by_route_template_and_method(client):
     assert delta("_bucket", status="4xx", le="0.25") == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="request_logging._record does not call metrics.observe_request yet"
-)
 def test_api_requests_are_measured_by_the_request_log_hook(client, auth):
     headers = auth().headers
     before = scrape(client)

@@ -69,23 +69,5 @@ def get_metrics() -> Any:
     return Response(body, mimetype=None, content_type=metrics.CONTENT_TYPE_LATEST)
 
 
-def _spool_bridge(app: Flask) -> Any:
-    """Give the app's request-log writer its on-disk spool (REQUEST_LOG_SPOOL_*).
-
-    Interim: the writer is built in request_logging.py after blueprints are registered;
-    once it is constructed with spool_dir/spool_max_bytes there, this hook can go.
-    """
-
-    def attach() -> None:
-        writer = app.extensions.get("request_log_writer")
-        if writer is not None and not writer.spool_configured:
-            writer.configure_spool(
-                app.config["REQUEST_LOG_SPOOL_DIR"], app.config["REQUEST_LOG_SPOOL_MAX_BYTES"]
-            )
-
-    return attach
-
-
 def register_metrics(app: Flask) -> None:
     app.register_blueprint(metrics_bp)
-    app.before_request(_spool_bridge(app))

@@ -247,27 +247,17 @@ def _member_activity(
             return
         t = start
         out.event(uid, "app_opened", t, {})
+        if rng.random() < 0.1:  # opened the app and left
+            continue
         t += timedelta(seconds=rng.randrange(5, 60))
         out.event(uid, "plan_viewed", t, {"plan_id": plan.id, "day_of_challenge": day})
         out.log(rng, uid, "/api/v2/plans/today", "GET", 200, t)
         if rng.random() < 0.04:
             out.log(rng, uid, "/api/v2/plans/<int:day>", "GET", rng.choice([404, 500]), t)
-        if plan.video_id is None or rng.random() > 0.85:
-            continue
-        t += timedelta(seconds=rng.randrange(20, 120))
-        out.event(uid, "video_started", t, {"video_id": plan.video_id})
-        out.log(rng, uid, "/api/v2/analytics/track", "POST", 201, t)
-        if rng.random() < 0.7:
-            t += timedelta(minutes=rng.randrange(8, 15))
-            out.event(uid, "video_completed", t, {"video_id": plan.video_id})
-            out.log(rng, uid, "/api/v2/analytics/track", "POST", 201, t)
-        if plan.video_id not in liked and rng.random() < 0.25:
-            liked.add(plan.video_id)
-            out.event(uid, "video_liked", t, {"video_id": plan.video_id})
-            out.likes.append({"user_id": uid, "video_id": plan.video_id, "created_at": t})
-            out.log(rng, uid, "/api/v2/videos/<int:video_id>/like", "POST", 201, t)
-        if rng.random() < 0.8:
-            t += timedelta(seconds=rng.randrange(10, 90))
+        if plan.video_id is not None and rng.random() < 0.85:
+            t = _watch(out, rng, uid, plan.video_id, t, liked)
+        t += timedelta(seconds=rng.randrange(10, 90))
+        if rng.random() < 0.75 and t <= now:
             data = {"plan_id": plan.id, "day_of_challenge": day, "challenge_id": challenge.id}
             out.event(uid, "plan_completed", t, data)
             out.completions.append(
@@ -275,3 +265,22 @@ def _member_activity(
                  "completed_at": t}
             )
             out.log(rng, uid, "/api/v2/plans/<int:day>/complete", "POST", 200, t)
+
+
+def _watch(
+    out: _Rows, rng: random.Random, uid: int, video_id: int, t: datetime, liked: set[int]
+) -> datetime:
+    """Start (and usually finish) the day's video, sometimes liking it; returns the time."""
+    t += timedelta(seconds=rng.randrange(20, 120))
+    out.event(uid, "video_started", t, {"video_id": video_id})
+    out.log(rng, uid, "/api/v2/analytics/track", "POST", 201, t)
+    if rng.random() < 0.7:
+        t += timedelta(minutes=rng.randrange(8, 15))
+        out.event(uid, "video_completed", t, {"video_id": video_id})
+        out.log(rng, uid, "/api/v2/analytics/track", "POST", 201, t)
+    if video_id not in liked and rng.random() < 0.25 and t <= out.now:
+        liked.add(video_id)
+        out.event(uid, "video_liked", t, {"video_id": video_id})
+        out.likes.append({"user_id": uid, "video_id": video_id, "created_at": t})
+        out.log(rng, uid, "/api/v2/videos/<int:video_id>/like", "POST", 201, t)
+    return t

@@ -141,7 +141,8 @@
       type: "bar",
       data: { labels, datasets: ["p50_ms", "p95_ms", "p99_ms"].map((key, i) =>
         D.dataset(key.replace("_ms", ""), routes.map((r) => r[key]), i)) },
-      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+      options: { indexAxis: "y",
+        scales: { x: { beginAtZero: true }, y: { ticks: { autoSkip: false } } } },
     });
     D.table("table-routes", ["Route", "Requests", "4xx", "5xx", "p50 ms", "p95 ms", "p99 ms"],
       routes.map((r, i) => [labels[i], r.requests, D.pct(r.rate_4xx), D.pct(r.rate_5xx),
