@@ -1,4 +1,4 @@
-"""Privacy commands: flask analytics anonymize-ips / prune, flask users set-internal."""
+"""Privacy commands: flask analytics anonymize-ips|prune|partitions, flask users set-internal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from app.errors import NotFound
 from app.extensions import db
-from app.services import auth_service, clock, retention_service
+from app.services import auth_service, clock, partitions, retention_service
 
 
 @click.command("anonymize-ips")
@@ -48,10 +48,38 @@ def prune_command(batch_size: int | None) -> None:
             progress=bar.update,
         )
     for target in targets:
+        name = target.table.name
+        dropped = result.dropped_partitions.get(name)
         click.echo(
-            f"{target.table.name}: {result.deleted[target.table.name]} rows "
-            f"older than {target.cutoff.isoformat()} deleted"
+            f"{name}: {result.deleted[name]} rows older than {target.cutoff.isoformat()} deleted"
+            + (f" (partitions dropped: {', '.join(dropped)})" if dropped else "")
         )
+
+
+@click.command("partitions")
+@with_appcontext
+@click.option("--months-ahead", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Months after the current one to prepare.")
+def partitions_command(months_ahead: int) -> None:
+    """Create request_logs' monthly partitions ahead (PostgreSQL; idempotent)."""
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        click.echo(f"{engine.dialect.name}: request_logs is one table; nothing to prepare "
+                   "(prune deletes old rows).")
+        return
+    if not partitions.is_partitioned(engine):
+        raise click.ClickException(
+            "request_logs is not partitioned: run `flask db upgrade` first."
+        )
+    result = partitions.ensure_partitions(engine, now=clock.now(), months_ahead=months_ahead)
+    for name in result.created:
+        moved = result.moved.get(name, 0)
+        click.echo(f"created {name}" + (f" ({moved} rows moved from the default)" if moved else ""))
+    if not result.created:
+        click.echo("nothing to create: every partition exists.")
+    months, default_rows = partitions.describe(engine)
+    click.echo(f"partitions: {', '.join(months) or 'none'}")
+    click.echo(f"{partitions.DEFAULT_PARTITION}: {default_rows} rows outside those months")
 
 
 # AppGroup: its commands run in an app context under any runner, not only `flask`.
@@ -76,4 +104,5 @@ def set_internal_command(email: str, off: bool) -> None:
 def register_privacy_cli(app_cli: click.Group, analytics_group: click.Group) -> None:
     analytics_group.add_command(anonymize_ips_command)
     analytics_group.add_command(prune_command)
+    analytics_group.add_command(partitions_command)
     app_cli.add_command(users_group)

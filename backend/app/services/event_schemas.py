@@ -9,7 +9,7 @@ app from starting instead of failing requests.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,111 @@ def _files(directory: Any) -> Iterable[tuple[str, str, str]]:
             yield entry.name[: -len(".json")], str(entry), entry.read_text(encoding="utf-8")
 
 
+FastCheck = Callable[[Any], bool]
+
+
+class EventSchemas(dict[str, Validator]):
+    """Validators by event type, plus a quick check per type for the common valid case.
+
+    `fast[event_type](data)` is True only when the validator would surely accept data;
+    False means "ask the validator" (which then also words the violation). Schemas using
+    keywords beyond a small, exactly mirrored subset get no quick check.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fast: dict[str, FastCheck] = {}
+
+    def __setitem__(self, event_type: str, validator: Validator) -> None:
+        super().__setitem__(event_type, validator)
+        check = compile_fast_check(validator.schema)
+        if check is None:
+            self.fast.pop(event_type, None)
+        else:
+            self.fast[event_type] = check
+
+
+_ANNOTATIONS = frozenset({"$schema", "title", "description", "$comment", "examples", "default"})
+_NUMBER_BOUNDS = {
+    "minimum": lambda v, b: v >= b,
+    "maximum": lambda v, b: v <= b,
+    "exclusiveMinimum": lambda v, b: v > b,
+    "exclusiveMaximum": lambda v, b: v < b,
+}
+
+
+def _is_number(bound: Any) -> bool:
+    return type(bound) in (int, float)
+
+
+def _scalar_check(schema: Any) -> FastCheck | None:
+    """A property's schema: one scalar type with length or numeric bounds, else None."""
+    if not isinstance(schema, dict) or not set(schema) <= (
+        _ANNOTATIONS | {"type", "minLength", "maxLength"} | set(_NUMBER_BOUNDS)
+    ):
+        return None
+    kind = schema.get("type")
+    bounds = [(_NUMBER_BOUNDS[k], schema[k]) for k in _NUMBER_BOUNDS if k in schema]
+    if any(not _is_number(b) for _, b in bounds):
+        return None
+    lengths = (schema.get("minLength", 0), schema.get("maxLength"))
+    if any(n is not None and type(n) is not int for n in lengths):
+        return None
+    low, high = lengths
+    if kind == "string":
+        return lambda v: type(v) is str and low <= len(v) and (high is None or len(v) <= high)
+    if kind in ("integer", "number"):
+        # integer: exact ints only (3.0 is an integer to the validator: it decides that)
+        types = (int,) if kind == "integer" else (int, float)
+        return lambda v: type(v) in types and all(ok(v, b) for ok, b in bounds)
+    if kind == "boolean" and not bounds:
+        return lambda v: type(v) is bool
+    return None
+
+
+def compile_fast_check(schema: Any) -> FastCheck | None:
+    """A quick "surely valid" check for an object schema of typed, bounded properties."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return None
+    allowed = _ANNOTATIONS | {"type", "required", "properties", "additionalProperties"}
+    if not set(schema) <= allowed:
+        return None
+    required = schema.get("required", [])
+    properties = schema.get("properties", {})
+    additional = schema.get("additionalProperties", True)
+    if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+        return None
+    if not isinstance(properties, dict) or additional not in (True, False):
+        return None
+    checks: dict[str, FastCheck] = {}
+    for name, sub in properties.items():
+        check = _scalar_check(sub)
+        if check is None:
+            return None
+        checks[name] = check
+    closed = additional is False
+
+    def fast(data: Any) -> bool:
+        if type(data) is not dict:
+            return False
+        for name in required:
+            if name not in data:
+                return False
+        for name, value in data.items():
+            check = checks.get(name)
+            if check is None:
+                if closed:
+                    return False
+            elif not check(value):
+                return False
+        return True
+
+    return fast
+
+
 def load_event_schemas(override_dir: str | None = None) -> dict[str, Validator]:
     """Validators by event type: the packaged schemas, then those in override_dir."""
-    found: dict[str, Validator] = {}
+    found = EventSchemas()
     sources: list[Any] = [resources.files("app") / "event_schemas"]
     if override_dir:
         path = Path(override_dir)
@@ -61,6 +163,11 @@ def load_event_schemas(override_dir: str | None = None) -> dict[str, Validator]:
 def schema_violation(validators_by_type: Mapping[str, Validator], event_type: str,
                      event_data: Any) -> str | None:
     """The most relevant violation of event_type's schema as a message; None when valid."""
+    fast = getattr(validators_by_type, "fast", None)
+    if fast is not None:
+        check = fast.get(event_type)
+        if check is not None and check(event_data):
+            return None
     validator = validators_by_type.get(event_type)
     if validator is None:
         return None

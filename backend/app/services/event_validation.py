@@ -60,14 +60,60 @@ def _walk(value: Any, depth: int, path: str) -> None:
 
 def check_event_data(event_data: Any) -> dict[str, Any]:
     """Return event_data when it is a storable JSON object; raise EventDataError otherwise."""
+    event_data_json(event_data)
+    return event_data
+
+
+def event_data_json(event_data: Any) -> str:
+    """The compact JSON text of a storable event_data object (what is stored, what is sized).
+
+    Raises EventDataError as check_event_data does. A quick pass without paths handles the
+    common case; anything it is unsure about goes through the full walk, which finds the
+    same first fault and words it.
+    """
     if not isinstance(event_data, dict):
         raise EventDataError("event_data must be a JSON object.")
-    _walk(event_data, 1, "event_data")
-    size = len(json.dumps(event_data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    text: str | None = None
+    if _plain(event_data, 1):
+        try:
+            text = json.dumps(event_data, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        except (ValueError, UnicodeEncodeError):  # non-finite float, lone surrogate
+            text = None
+    if text is None:
+        _walk(event_data, 1, "event_data")
+        text = json.dumps(event_data, separators=(",", ":"), ensure_ascii=False)
+        size = len(text.encode("utf-8"))
     if size > MAX_EVENT_DATA_BYTES:
         raise EventDataError(
             f"event_data is {size} bytes as compact JSON; "
             f"at most {MAX_EVENT_DATA_BYTES} are allowed.",
             "event_data_too_large",
         )
-    return event_data
+    return text
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """True when value surely passes _walk (exact JSON types, no NUL, depth within bounds).
+
+    Lone surrogates and non-finite floats are left to json.dumps/encode to notice.
+    """
+    if depth > MAX_EVENT_DATA_DEPTH:
+        return False
+    items = value.items() if type(value) is dict else enumerate(value)
+    for key, item in items:
+        if type(key) is str and "\x00" in key:
+            return False
+        if type(key) is not str and type(value) is dict:
+            return False
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                return False
+        elif kind is dict or kind is list:
+            if not _plain(item, depth + 1):
+                return False
+        elif not (kind is int or kind is float or kind is bool or item is None):
+            return False
+    return True

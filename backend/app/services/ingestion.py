@@ -17,7 +17,7 @@ from jsonschema.protocols import Validator
 from app.config import SERVER_EVENT_TYPES
 from app.errors import ValidationFailed
 from app.services.event_schemas import schema_violation
-from app.services.event_validation import EventDataError, check_event_data
+from app.services.event_validation import EventDataError, event_data_json
 
 # The fixed list of reason codes a refused event carries (API results, rejected_events).
 REASONS: dict[str, str] = {
@@ -71,6 +71,7 @@ class PreparedEvent:
     event_data: dict[str, Any]
     occurred_at: datetime
     clamped: bool
+    data_json: str | None = None  # event_data as compact JSON text, as stored
 
 
 def check_event_type(event_type: Any, policy: IngestPolicy) -> str:
@@ -95,14 +96,22 @@ def check_event_type(event_type: Any, policy: IngestPolicy) -> str:
 
 def check_data(event_type: str, event_data: Any, policy: IngestPolicy) -> dict[str, Any]:
     """Storable on every backend, then valid against the type's JSON Schema."""
+    return check_data_json(event_type, event_data, policy)[0]
+
+
+def check_data_json(
+    event_type: str, event_data: Any, policy: IngestPolicy
+) -> tuple[dict[str, Any], str]:
+    """check_data, and the data's compact JSON text (serialized once, for size and storage)."""
+    data = {} if event_data is None else event_data
     try:
-        data = check_event_data({} if event_data is None else event_data)
+        text = event_data_json(data)
     except EventDataError as exc:
         raise EventRefused(exc.reason, "event_data", str(exc)) from None
     violation = schema_violation(policy.schemas, event_type, data)
     if violation is not None:
         raise EventRefused("schema_violation", "event_data", violation)
-    return data
+    return data, text
 
 
 def parse_time(value: Any, field_name: str, reason: str) -> datetime:
@@ -175,9 +184,9 @@ def prepare_batch_event(
         )
     event_id = parse_event_id(raw.get("event_id"))
     event_type = check_event_type(raw.get("event_type"), policy)
-    data = check_data(event_type, raw.get("event_data"), policy)
+    data, text = check_data_json(event_type, raw.get("event_data"), policy)
     occurred = parse_time(raw.get("occurred_at"), "occurred_at", "invalid_occurred_at")
     occurred_at, clamped = place_in_time(
         occurred_at=occurred, sent_at=sent_at, received_at=received_at, backfill=backfill
     )
-    return PreparedEvent(event_id, event_type, data, occurred_at, clamped)
+    return PreparedEvent(event_id, event_type, data, occurred_at, clamped, text)

@@ -3,6 +3,9 @@
 Both work in bounded batches, each its own short transaction, so they can run while
 the app serves (no long lock; on SQLite the single write lock is held one batch at a
 time). Progress is reported through a callback (the CLI draws a progress bar).
+On PostgreSQL, where request_logs is partitioned by month, whole months past the cutoff
+are dropped as partitions first; only the rest (the boundary month, the default
+partition) is deleted row by row.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import Column, Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
 
 from app.models import AnalyticsEvent, IpHashKey, RejectedEvent, RequestLog
+from app.services import partitions
 from app.services.ip_privacy import HASH_PREFIX, KEY_LIFETIME, mask_ip
 
 Progress = Callable[[int], object]
@@ -34,6 +38,7 @@ class PruneTarget:
 @dataclass
 class PruneResult:
     deleted: dict[str, int] = field(default_factory=dict)
+    dropped_partitions: dict[str, list[str]] = field(default_factory=dict)
 
 
 def prune_targets(
@@ -78,17 +83,28 @@ def prune(
     batch_size: int = 5000,
     progress: Progress = _noop,
 ) -> PruneResult:
-    """Delete every target's old rows, at most batch_size per transaction."""
+    """Delete every target's old rows, at most batch_size per transaction.
+
+    A partitioned request_logs loses its whole old months as partitions first.
+    """
     result = PruneResult()
     for target in targets:
         pk = next(iter(target.table.primary_key.columns))
         total = 0
+        if target.table.name == partitions.PARENT and partitions.is_partitioned(engine):
+            dropped = partitions.drop_months_before(
+                engine, cutoff=target.cutoff, progress=progress
+            )
+            result.dropped_partitions[target.table.name] = dropped.dropped
+            total += dropped.rows
         while True:
             batch = (
                 select(pk).where(target.column < target.cutoff).order_by(pk).limit(batch_size)
             )
+            # The cutoff again in the outer statement lets PostgreSQL skip newer partitions.
+            statement = delete(target.table).where(pk.in_(batch), target.column < target.cutoff)
             with engine.begin() as conn:
-                deleted = conn.execute(delete(target.table).where(pk.in_(batch))).rowcount or 0
+                deleted = conn.execute(statement).rowcount or 0
             total += deleted
             progress(deleted)
             if deleted < batch_size:

@@ -173,9 +173,10 @@ def seed_activity(*, challenge: Challenge, users: int = 40, weeks: int = 5) -> A
     for uid, eid, (_n, joined, hour, stay) in zip(user_ids, enrollment_ids, joins, strict=True):
         _member_activity(out, rng, now, challenge, plans, uid, eid, joined, hour, stay)
     # A few members in the app right now (the realtime page), and some anonymous 401s.
-    for uid in rng.sample(list(user_ids), k=min(6, len(user_ids))):
+    for i, uid in enumerate(rng.sample(list(user_ids), k=min(6, len(user_ids)))):
         for _ in range(rng.randrange(1, 4)):
-            out.event(uid, "app_opened", now - timedelta(minutes=rng.uniform(0.5, 29)), {})
+            minutes = rng.uniform(0.5, 4.5) if i < 2 else rng.uniform(0.5, 29)
+            out.event(uid, "app_opened", now - timedelta(minutes=minutes), {})
     for _ in range(3 * days_back):
         at = now - timedelta(minutes=rng.randrange(1, days_back * 24 * 60))
         out.log(rng, None, "/api/v2/plans/today", "GET", 401, at)
