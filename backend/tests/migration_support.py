@@ -21,9 +21,10 @@ from app import create_app
 from app.extensions import db
 from app.request_logging import get_writer
 from app.services.partitions import is_partition_name
-from tests.conftest import MIGRATIONS
+from tests.conftest import MIGRATIONS, PG_URL
 
-SCRATCH_PG_DATABASE = "challenge_test_platform_mig"
+# Named after the test database, so suites run side by side never drop each other's.
+SCRATCH_PG_DATABASE = f"{make_url(PG_URL).database}_mig"
 LIKES = "20251225_add_user_liked_videos"
 EVENTS = "20251227_add_analytics_events"
 LOGS = "20251227_add_request_logs"
