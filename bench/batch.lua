@@ -8,12 +8,15 @@ local size = tonumber(os.getenv("IBENCH_BATCH") or "100")
 local threads = {}
 thread_no = 0
 accepted, duplicate, rejected, non200 = 0, 0, 0, 0
+first_error = nil
 local counter = 0
 
 function setup(thread)
   table.insert(threads, thread)
   thread:set("thread_no", #threads)
 end
+
+wrk.headers["Content-Type"] = "application/json"
 
 local screens = {"today", "plan", "video", "profile", "challenges", "settings"}
 
@@ -48,12 +51,13 @@ function request()
     parts[i] = event(string.format("%s-%04x-4000-8000-%012x", prefix, thread_no, counter), occurred)
   end
   local body = '{"sent_at":"' .. sent .. '","events":[' .. table.concat(parts, ",") .. ']}'
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", nil, nil, body)  -- wrk.headers: -H Authorization, Content-Type
 end
 
 function response(status, headers, body)
   if status ~= 200 then
     non200 = non200 + 1
+    if non200 == 1 then first_error = status .. " " .. string.sub(body, 1, 300) end
     return
   end
   accepted = accepted + tonumber(string.match(body, '"accepted":%s*(%d+)') or "0")
@@ -70,4 +74,8 @@ function done(summary, latency, requests)
     n = n + thread:get("non200")
   end
   io.write(string.format("ACK %d %d %d %d\n", a, d, r, n))
+  for _, thread in ipairs(threads) do
+    local e = thread:get("first_error")
+    if e then io.write("FIRST ERROR " .. e .. "\n") end
+  end
 end

@@ -74,6 +74,8 @@ def run_wrk(cmd: list[str], prefix: str) -> dict[str, float]:
                         out)
     if done is None or ack is None:
         raise BenchError("could not read wrk's output:\n" + out + proc.stderr)
+    if "FIRST ERROR" in out:
+        print(out[out.index("FIRST ERROR"):].strip(), flush=True)
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]
     lat_scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     return {

@@ -97,10 +97,12 @@ def register_hooks(app: Flask) -> None:
     from app.ratelimit_headers import register_rate_limit_headers
     from app.request_context import register_request_hooks
     from app.request_logging import register_request_logging
+    from app.services.insights.reader import register_reader
 
     register_request_hooks(app)
     register_rate_limit_headers(app)
     register_request_logging(app)
+    register_reader(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -75,16 +75,31 @@ def _dev_secret(instance_path: Path) -> str:
     return secret
 
 
+def _normalize_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _replica_bind(url: str) -> dict[str, Any]:
+    """Engine options for the insights replica: every transaction is read-only."""
+    if url.startswith("postgresql"):
+        return {
+            "url": url,
+            "pool_pre_ping": True,
+            "connect_args": {"options": "-c default_transaction_read_only=on"},
+        }
+    return {"url": url, "connect_args": {"timeout": 30}}
+
+
 def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the app's configuration: defaults, then environment, then overrides."""
     overrides = dict(overrides or {})
     instance = Path(instance_path)
     app_env = overrides.get("APP_ENV", os.environ.get("APP_ENV", "development"))
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'app.db'}"
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
-    elif database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    database_url = _normalize_url(database_url)
 
     config: dict[str, Any] = {
         "APP_ENV": app_env,
@@ -166,6 +181,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
 
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    insights_url = config.get("INSIGHTS_DATABASE_URL", os.environ.get("INSIGHTS_DATABASE_URL"))
+    if insights_url:
+        # Report queries go to this read replica; writes never do (see insights/reader.py).
+        config["INSIGHTS_DATABASE_URL"] = _normalize_url(insights_url)
+        config.setdefault("SQLALCHEMY_BINDS", {})["insights"] = _replica_bind(
+            config["INSIGHTS_DATABASE_URL"]
+        )
 
     if config["IP_MODE"] not in IP_MODES:
         modes = ", ".join(IP_MODES)

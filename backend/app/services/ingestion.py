@@ -6,10 +6,12 @@ a PreparedEvent ready to insert, or raises EventRefused with a code from REASONS
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from jsonschema.protocols import Validator
@@ -59,14 +61,19 @@ class IngestPolicy:
     allowed_types: tuple[str, ...]
     schemas: Mapping[str, Validator] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def client_types(self) -> tuple[str, ...]:
         return tuple(t for t in self.allowed_types if t not in SERVER_EVENT_TYPES)
+
+    @cached_property
+    def client_type_set(self) -> frozenset[str]:
+        """The client types as a set, for the common case's one look-up (1-64 characters)."""
+        return frozenset(t for t in self.client_types if 0 < len(t) <= 64)
 
 
 @dataclass(frozen=True)
 class PreparedEvent:
-    event_id: uuid.UUID
+    event_id: str  # the UUID's canonical text (lowercase, hyphenated)
     event_type: str
     event_data: dict[str, Any]
     occurred_at: datetime
@@ -75,6 +82,8 @@ class PreparedEvent:
 
 
 def check_event_type(event_type: Any, policy: IngestPolicy) -> str:
+    if type(event_type) is str and event_type in policy.client_type_set:
+        return event_type  # the common case: a whitelisted client type
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 64:
         raise EventRefused(
             "invalid_event_type", "event_type", "Must be a string of 1 to 64 characters."
@@ -127,6 +136,16 @@ def parse_time(value: Any, field_name: str, reason: str) -> datetime:
     raise EventRefused(reason, field_name, "Must be an ISO-8601 date and time with a UTC offset.")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_event_id(value: Any) -> str:
+    """The event_id as canonical UUID text; any form uuid.UUID accepts is normalized."""
+    if type(value) is str and len(value) == 36 and _CANONICAL_UUID.fullmatch(value):
+        return value
+    return str(parse_event_id(value))
+
+
 def parse_event_id(value: Any) -> uuid.UUID:
     if isinstance(value, str) and len(value) <= 64:
         try:
@@ -177,12 +196,14 @@ def prepare_batch_event(
     """One element of a batch's events list, checked; EventRefused names the first fault."""
     if not isinstance(raw, dict):
         raise EventRefused("invalid_event", "event", "Each event must be a JSON object.")
-    unknown = [key for key in raw if key not in BATCH_EVENT_FIELDS]
+    unknown = [] if raw.keys() <= BATCH_EVENT_FIELDS else [
+        key for key in raw if key not in BATCH_EVENT_FIELDS
+    ]
     if unknown:
         raise EventRefused(
             "invalid_event", "event", "Unknown field(s): " + ", ".join(map(ascii, unknown[:5]))
         )
-    event_id = parse_event_id(raw.get("event_id"))
+    event_id = canonical_event_id(raw.get("event_id"))
     event_type = check_event_type(raw.get("event_type"), policy)
     data, text = check_data_json(event_type, raw.get("event_data"), policy)
     occurred = parse_time(raw.get("occurred_at"), "occurred_at", "invalid_occurred_at")

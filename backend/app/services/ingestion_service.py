@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,8 +49,12 @@ class EventResult:
 class BatchResult:
     results: list[EventResult]
 
+    @cached_property
+    def _counts(self) -> Counter[str]:
+        return Counter(r.status for r in self.results)
+
     def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+        return self._counts[status]
 
     @property
     def accepted(self) -> int:
@@ -82,7 +88,7 @@ _PG_INSERT = (
     " (user_id, event_id, event_type, event_data, occurred_at, created_at)"
     " SELECT %(user_id)s, e.i, e.t, e.d, e.o, %(created_at)s"
     " FROM json_to_recordset(%(events)s::json) AS e(i uuid, t text, d jsonb, o timestamptz)"
-    " ON CONFLICT (user_id, event_id) DO NOTHING RETURNING event_id"
+    " ON CONFLICT (user_id, event_id) DO NOTHING RETURNING event_id::text"
 )
 
 
@@ -101,17 +107,17 @@ def _events_json(events: list[PreparedEvent]) -> str:
     ) + "]"
 
 
-def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rows in one statement; the event_ids actually inserted (the rest existed)."""
     if not rows:
         return set()
     stmt = insert_ignoring_duplicates(conn, rows).returning(_events.c.event_id)
-    return set(conn.execute(stmt).scalars())
+    return {str(event_id) for event_id in conn.execute(stmt).scalars()}
 
 
 def _insert_new_prepared(
     conn: Connection, *, user_id: int, received_at: datetime, events: list[PreparedEvent]
-) -> set[uuid.UUID]:
+) -> set[str]:
     """_insert_new for checked events; on PostgreSQL one INSERT ... SELECT of a JSON array."""
     if not events:
         return set()
@@ -126,7 +132,7 @@ def _rows(user_id: int, received_at: datetime, events: list[PreparedEvent]) -> l
     return [
         {
             "user_id": user_id,
-            "event_id": e.event_id,
+            "event_id": uuid.UUID(e.event_id),
             "event_type": e.event_type,
             "event_data": e.event_data,
             "created_at": received_at,
@@ -159,7 +165,7 @@ def ingest_batch(
     results: list[EventResult | None] = [None] * len(events)
     prepared: list[tuple[int, PreparedEvent]] = []
     rejections: list[rejected_events.Rejection] = []
-    seen: set[uuid.UUID] = set()
+    seen: set[str] = set()
     for index, raw in enumerate(events):
         try:
             event = prepare_batch_event(

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, case, func, literal, select
 
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services import clock
 from app.services.insights.params import Period, day_number, from_day_number
+from app.services.insights.reader import reader
 from app.services.insights.sql import day_key, user_filter
 
 E = AnalyticsEvent
@@ -68,7 +68,7 @@ def run(*, period: Period) -> ActiveUsersResult:
         .join(active, and_(active.c.day > days.c.d - 30, active.c.day <= days.c.d))
         .group_by(days.c.d)
     )
-    found = {row.d: (row.dau, row.wau, row.mau) for row in db.session.execute(stmt)}
+    found = {row.d: (row.dau, row.wau, row.mau) for row in reader().execute(stmt)}
     today = day_number(clock.today_in(period.tz))
     return ActiveUsersResult(
         period=period,

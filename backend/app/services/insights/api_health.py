@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Float, case, cast, func, select
 
-from app.extensions import db
 from app.models import RequestLog
 from app.services.insights.params import Period
+from app.services.insights.reader import reader
 from app.services.insights.sql import bucket_key, percentile, user_filter
 
 R = RequestLog
@@ -124,7 +124,7 @@ def run(
     )
     routes = [
         RouteHealth(endpoint=r.endpoint, method=r.method, **_values(r))
-        for r in db.session.execute(stmt)
+        for r in reader().execute(stmt)
     ]
     slowest = sorted(routes, key=lambda r: (-(r.p95_ms or 0), r.endpoint, r.method))[:SLOWEST]
     series = None
@@ -133,7 +133,7 @@ def run(
         stmt = select(logs.c.bucket, *_stats(logs)).where(logs.c.endpoint == endpoint)
         if method is not None:
             stmt = stmt.where(logs.c.method == method)
-        found = {r.bucket: _values(r) for r in db.session.execute(stmt.group_by(logs.c.bucket))}
+        found = {r.bucket: _values(r) for r in reader().execute(stmt.group_by(logs.c.bucket))}
         empty = {
             "requests": 0,
             "rate_4xx": 0.0,

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.errors import NotFound
-from app.extensions import db
 from app.models import Challenge, Completion, Enrollment
 from app.services import clock
 from app.services.insights.params import Period, day_number, from_day_number
+from app.services.insights.reader import reader
 from app.services.insights.sql import date_key, user_filter, week_of
 
 
@@ -85,7 +85,7 @@ class ChallengeProgressResult:
 
 
 def run(*, period: Period, challenge_id: int) -> ChallengeProgressResult:
-    challenge = db.session.get(Challenge, challenge_id)
+    challenge = reader().get(Challenge, challenge_id)
     if challenge is None:
         raise NotFound("No such challenge.")
     first, last = day_number(period.start_date), day_number(period.end_date)
@@ -108,7 +108,7 @@ def run(*, period: Period, challenge_id: int) -> ChallengeProgressResult:
     stmt = select(members.c.cohort, members.c.start, func.count()).group_by(
         members.c.cohort, members.c.start
     )
-    for cohort, start, count in db.session.execute(stmt):
+    for cohort, start, count in reader().execute(stmt):
         sizes[cohort][start] = count
 
     done = (
@@ -122,7 +122,7 @@ def run(*, period: Period, challenge_id: int) -> ChallengeProgressResult:
     stmt = select(done.c.cohort, done.c.day, func.count(func.distinct(done.c.user_id))).group_by(
         done.c.cohort, done.c.day
     )
-    for cohort, day, count in db.session.execute(stmt):
+    for cohort, day, count in reader().execute(stmt):
         on[(cohort, day)] = count
     furthest = (
         select(done.c.cohort, func.max(done.c.day).label("day"))
@@ -133,7 +133,7 @@ def run(*, period: Period, challenge_id: int) -> ChallengeProgressResult:
     stmt = select(furthest.c.cohort, furthest.c.day, func.count()).group_by(
         furthest.c.cohort, furthest.c.day
     )
-    for cohort, day, count in db.session.execute(stmt):
+    for cohort, day, count in reader().execute(stmt):
         reached[cohort][day] = count
 
     today = day_number(clock.today_in(period.tz))

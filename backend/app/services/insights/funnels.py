@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from app.config import SERVER_EVENT_TYPES
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services.insights.params import Period, invalid
+from app.services.insights.reader import reader
 from app.services.insights.sql import epoch, json_equals, percentile, user_filter
 
 E = AnalyticsEvent
@@ -109,7 +109,7 @@ def run(*, period: Period, steps: list[Step], window_days: int = 14) -> FunnelRe
         .subquery("step0")
     )
     stage = select(first.c.user_id, first.c.t.label("t1"), first.c.t).subquery("stage0")
-    counts = [(db.session.scalar(select(func.count()).select_from(stage)) or 0, None)]
+    counts = [(reader().scalar(select(func.count()).select_from(stage)) or 0, None)]
     for i in range(1, len(steps)):
         after = (
             E.occurred_at > stage.c.t if steps[i] == steps[i - 1] else E.occurred_at >= stage.c.t
@@ -129,7 +129,7 @@ def run(*, period: Period, steps: list[Step], window_days: int = 14) -> FunnelRe
         gap = select((epoch(reached.c.t) - epoch(reached.c.prev)).label("seconds")).subquery(
             f"gap{i}"
         )
-        row = db.session.execute(select(func.count(), percentile(0.5, gap.c.seconds))).one()
+        row = reader().execute(select(func.count(), percentile(0.5, gap.c.seconds))).one()
         counts.append((row[0], None if row[1] is None else round(float(row[1]), 3)))
         stage = select(reached.c.user_id, reached.c.t1, reached.c.t).subquery(f"stage{i}")
     top = counts[0][0]

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Integer, cast, func, select
 
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services import clock
 from app.services.insights.params import Period
+from app.services.insights.reader import reader
 from app.services.insights.sql import epoch, user_filter
 
 E = AnalyticsEvent
@@ -40,7 +40,7 @@ class RealtimeResult:
 def run(*, include_internal: bool = False) -> RealtimeResult:
     now = clock.now().astimezone(UTC)
     scope = Period("UTC", now.date(), now.date(), include_internal=include_internal)
-    active = db.session.scalar(
+    active = reader().scalar(
         select(func.count(func.distinct(E.user_id))).where(
             E.occurred_at > now - timedelta(minutes=5),
             E.occurred_at <= now,
@@ -56,7 +56,7 @@ def run(*, include_internal: bool = False) -> RealtimeResult:
         .subquery("minutes")
     )
     counts = dict(
-        db.session.execute(select(minutes.c.minute, func.count()).group_by(minutes.c.minute)).all()
+        reader().execute(select(minutes.c.minute, func.count()).group_by(minutes.c.minute)).all()
     )
     points = [
         MinutePoint(start + timedelta(minutes=i), i == MINUTES - 1, counts.get(i, 0))

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services import clock
 from app.services.insights.params import Period, day_number, from_day_number
+from app.services.insights.reader import reader
 from app.services.insights.sql import day_key, user_filter, week_of
 from app.sqlite_functions import WEEK_OFFSETS
 
@@ -76,7 +76,7 @@ def run(
         .subquery("cohorts")
     )
     sizes = dict(
-        db.session.execute(select(cohorts.c.cohort, func.count()).group_by(cohorts.c.cohort)).all()
+        reader().execute(select(cohorts.c.cohort, func.count()).group_by(cohorts.c.cohort)).all()
     )
     returns = (
         select(
@@ -98,7 +98,7 @@ def run(
     )
     on: dict[tuple[int, int], int] = dict(
         ((c, p), n)
-        for c, p, n in db.session.execute(
+        for c, p, n in reader().execute(
             select(offsets.c.cohort, offsets.c.p, func.count())
             .where(offsets.c.p <= periods)
             .group_by(offsets.c.cohort, offsets.c.p)
@@ -110,7 +110,7 @@ def run(
         .subquery("furthest")
     )
     reached: dict[int, dict[int, int]] = defaultdict(dict)
-    for c, p, n in db.session.execute(
+    for c, p, n in reader().execute(
         select(furthest.c.cohort, furthest.c.p, func.count()).group_by(
             furthest.c.cohort, furthest.c.p
         )

@@ -29,16 +29,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import ColumnElement
 
-from app.extensions import db
 from app.models import User
 from app.services.insights.params import Period
+from app.services.insights.reader import reader
 from app.sqlite_functions import WEEK_OFFSETS
 
 _EPOCH_DATE = literal_column("DATE '1970-01-01'")
 
 
 def is_postgres() -> bool:
-    return db.engine.dialect.name == "postgresql"
+    return reader().get_bind().dialect.name == "postgresql"
 
 
 def epoch(column: Any) -> ColumnElement[float]:

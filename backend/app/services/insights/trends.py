@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services.insights.params import Period
+from app.services.insights.reader import reader
 from app.services.insights.sql import bucket_key, json_text, user_filter
 
 TOP_VALUES = 25
@@ -80,7 +80,7 @@ def top_values(*, period: Period, event_types: list[str], key: str) -> list[str]
         .order_by(func.count().desc(), values.c.value)
         .limit(TOP_VALUES)
     )
-    return list(db.session.scalars(stmt))
+    return list(reader().scalars(stmt))
 
 
 def _series(
@@ -105,7 +105,7 @@ def _series(
         func.count(func.distinct(rows.c.user_id)).label("users"),
     ).group_by(*keys)
     cells: dict[tuple[str, str | None, bool], dict[int, tuple[int, int]]] = defaultdict(dict)
-    for row in db.session.execute(stmt):
+    for row in reader().execute(stmt):
         name = (
             (row.event_type, row.value, bool(row.other)) if key else (row.event_type, None, False)
         )

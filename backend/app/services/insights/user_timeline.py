@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from app.errors import NotFound
-from app.extensions import db
 from app.models import AnalyticsEvent, RequestLog, User
 from app.services.insights.params import invalid
+from app.services.insights.reader import reader
 
 E, R = AnalyticsEvent, RequestLog
 RANK = {"request": 1, "event": 0}
@@ -100,7 +100,7 @@ def _after(kind: str, at_column: Any, id_column: Any, cursor: tuple[datetime, st
 
 
 def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> TimelineResult:
-    if db.session.get(User, user_id) is None:
+    if reader().get(User, user_id) is None:
         raise NotFound("No such user.")
     position = decode_cursor(cursor) if cursor else None
     events = select(E).where(E.user_id == user_id)
@@ -110,7 +110,7 @@ def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> Timeline
         logs = logs.where(_after("request", R.created_at, R.id, position))
     items = [
         TimelineItem("event", e.id, e.occurred_at, event_type=e.event_type, event_data=e.event_data)
-        for e in db.session.scalars(
+        for e in reader().scalars(
             events.order_by(E.occurred_at.desc(), E.id.desc()).limit(limit + 1)
         )
     ] + [
@@ -123,7 +123,7 @@ def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> Timeline
             status=r.status,
             latency_ms=r.latency_ms,
         )
-        for r in db.session.scalars(
+        for r in reader().scalars(
             logs.order_by(R.created_at.desc(), R.id.desc()).limit(limit + 1)
         )
     ]
