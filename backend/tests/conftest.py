@@ -29,6 +29,9 @@ from app.request_logging import get_writer
 from app.services import clock
 from tests import services as svc
 
+# Fixtures shared by several test modules but living with their data (data sets, etc.).
+pytest_plugins = ["tests.insights_data"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_test"

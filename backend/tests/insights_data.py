@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from app.extensions import db
 from app.models import (
     AnalyticsEvent,
@@ -124,3 +126,19 @@ def prepare(app: Any, auth: Any, at: Any) -> dict[str, Any]:
         db.session.get(User, admin.user["id"]).is_admin = True
         db.session.commit()
     return ids | {"admin": admin.headers, "plain": plain.headers}
+
+
+URL = "/api/v2/insights"
+
+
+@pytest.fixture
+def data(app: Any, auth: Any, at: Any) -> dict[str, Any]:
+    """The hand-computed data set, with admin and non-admin headers."""
+    return prepare(app, auth, at)
+
+
+def get(client: Any, data: dict[str, Any], path: str, **params: Any) -> Any:
+    """GET a report as the admin; asserts 200 and returns the JSON body."""
+    r = client.get(f"{URL}/{path}", query_string=params, headers=data["admin"])
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.insights_data import prepare
 from tests.problem_helpers import assert_problem
 
 URL = "/api/v2/insights"
@@ -17,11 +16,6 @@ REPORTS = [
     "user-timeline?user_id=1",
     "realtime",
 ]
-
-
-@pytest.fixture
-def data(app, auth, at):
-    return prepare(app, auth, at)
 
 
 def test_every_report_needs_a_token_and_an_admin(client, data):

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.insights_data import BERLIN, prepare
+from tests.insights_data import BERLIN, get
 
 URL = "/api/v2/insights"
 RANGE = {"tz": BERLIN, "from": "2026-03-23", "to": "2026-04-01"}
-
-
-@pytest.fixture
-def data(app, auth, at):
-    return prepare(app, auth, at)
-
-
-def get(client, data, path, **params):
-    r = client.get(f"{URL}/{path}", query_string=params, headers=data["admin"])
-    assert r.status_code == 200, r.get_data(as_text=True)
-    return r.get_json()
 
 
 def cells(cohort):

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from flask import Flask
 
 from app.extensions import db
-from tests.insights_data import BERLIN, event, prepare
+from tests.insights_data import BERLIN, event, get
 
 URL = "/api/v2/insights"
 DAY = "/api/v2/plans/<int:day>"
 COMPLETE = "/api/v2/plans/<int:day>/complete"
-
-
-@pytest.fixture
-def data(app, auth, at):
-    return prepare(app, auth, at)
-
-
-def get(client, data, path, **params):
-    r = client.get(f"{URL}/{path}", query_string=params, headers=data["admin"])
-    assert r.status_code == 200, r.get_data(as_text=True)
-    return r.get_json()
 
 
 def stats(item):
