@@ -234,7 +234,7 @@ class Gunicorn:
 
 _WRITER_CLOSED = re.compile(
     r"worker (\d+): request log writer closed \(queued at exit (\d+), written (\d+), "
-    r"dropped (\d+), failed (\d+), left (\d+)\)"
+    r"dropped (\d+), failed (\d+), (?:spooled \d+, spool dropped \d+, )?left (\d+)\)"
 )
 
 

@@ -178,8 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=20, help="measured seconds (20)")
     p.add_argument("--warmup", type=float, default=3, help="warm-up seconds (3)")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (4)")
-    p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
+    p.add_argument("--workers", type=int, default=6, help="gunicorn sync workers (6)")
+    p.add_argument("--connections", type=int, default=12, help="wrk connections (12)")
     p.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--insert-seconds", type=float, default=5, help="naive INSERT loop (5)")
     p.add_argument("--soak", action="store_true", help="then the mixed load at 80%% of max")
@@ -215,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         rate = args.soak_rate
         if not args.soak_only:
             fig = measure_max(args, log_dir)
-            print(json.dumps(fig, default=str), flush=True)
             ref = reference_rates(since_id=fig["since_id"], limit=max(fig["rows_added"], 1),
                                   insert_seconds=args.insert_seconds)
             out["max"] = fig

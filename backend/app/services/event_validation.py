@@ -9,6 +9,8 @@ from typing import Any
 MAX_EVENT_DATA_BYTES = 8 * 1024
 MAX_EVENT_DATA_DEPTH = 8
 _TOO_DEEP = f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels."
+# Built once: json.dumps with options builds a new encoder at every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class EventDataError(ValueError):
@@ -76,8 +78,7 @@ def event_data_json(event_data: Any) -> str:
     text: str | None = None
     if _plain(event_data, 1):
         try:
-            text = json.dumps(event_data, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False)
+            text = _COMPACT.encode(event_data)
             size = len(text) if text.isascii() else len(text.encode("utf-8"))
         except (ValueError, UnicodeEncodeError):  # non-finite float, lone surrogate
             text = None

@@ -71,7 +71,7 @@ class IngestPolicy:
         return frozenset(t for t in self.client_types if 0 < len(t) <= 64)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~4x, 100x per batch
 class PreparedEvent:
     event_id: str  # the UUID's canonical text (lowercase, hyphenated)
     event_type: str

@@ -36,7 +36,7 @@ MAX_BATCH_EVENTS = 100
 _events = AnalyticsEvent.__table__
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built 100 times per batch
 class EventResult:
     event_id: Any
     status: str  # "accepted" | "duplicate" | "rejected"
