@@ -92,6 +92,7 @@ def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
         RATELIMIT_STORAGE_URI=REDIS_URL,
         RATELIMIT_KEY_PREFIX=key_prefix,
         WRITE_LIMIT="10000000 per minute",
+        EVENT_LIMIT="10000000 per minute",
         AUTH_LIMIT="1000 per minute",
         JWT_SECRET_KEY="bench-only-secret-0123456789abcdef0123456789abcdef",
         JWT_ACCESS_TOKEN_EXPIRES="86400",
