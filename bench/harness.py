@@ -338,3 +338,17 @@ def row_counts(dsn: str) -> RowCounts:
         ).fetchone()
     assert events is not None and logs is not None
     return RowCounts(events[0], logs[0], logs[1], logs[2])
+
+
+def check_redis_and_postgres(redis_url: str) -> None:
+    """BenchError unless Redis at redis_url and PostgreSQL on 127.0.0.1:5432 answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise BenchError(f"Redis at {redis_url} is not reachable: {exc}") from None
+    try:
+        pg_settings()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not usable"
+        raise BenchError(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}") from None

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 import redis
-from harness import BACKEND, VENV_BIN, BenchError, pg_settings
+from harness import BACKEND, VENV_BIN, BenchError, check_redis_and_postgres
 
 DATABASE = "challenge_ibench"
 PSYCOPG_DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
@@ -87,14 +87,7 @@ def server_env(*, key_prefix: str, workers: int, threads: int = 1) -> dict[str, 
 
 
 def check_services() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError as exc:
-        raise BenchError(f"Redis at {REDIS_URL} is not reachable: {exc}") from None
-    try:
-        pg_settings()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not usable"
-        raise BenchError(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}") from None
+    check_redis_and_postgres(REDIS_URL)
 
 
 def flask(*args: str) -> str:

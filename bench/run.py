@@ -39,11 +39,11 @@ from harness import (
     WriterExit,
     backend_pids,
     bench_token,
+    check_redis_and_postgres,
     child_pids,
     cpu_delta,
     free_port,
     gunicorn_command,
-    pg_settings,
     require_wrk,
     reset_database,
     row_counts,
@@ -104,14 +104,7 @@ def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
 
 
 def check_services() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError as exc:
-        raise BenchError(f"Redis at {REDIS_URL} is not reachable: {exc}") from None
-    try:
-        pg_settings()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not usable"
-        raise BenchError(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}") from None
+    check_redis_and_postgres(REDIS_URL)
 
 
 def migrate() -> None:
