@@ -172,3 +172,36 @@ def test_erasure_tables_exist_in_the_database(app):
     with app.app_context():
         names = set(sa_inspect(db.engine).get_table_names())
     assert {t.name for t in erasure_service.ERASED_TABLES} <= names
+
+
+def test_rows_queued_in_another_process_are_written_without_the_erased_user(
+    app_factory, query
+):
+    # Two apps stand for two gunicorn workers: the erasure flushes only its own writer.
+    worker_a = app_factory(REQUEST_LOG_FLUSH_INTERVAL=60)
+    worker_b = app_factory(REQUEST_LOG_FLUSH_INTERVAL=60)
+    a, b = worker_a.test_client(), worker_b.test_client()
+    password = "correct horse battery"
+    user = a.post(
+        "/api/v2/auth/register",
+        json={"email": "elsewhere@example.com", "password": password, "display_name": "E"},
+    ).get_json()
+    token = a.post(
+        "/api/v2/auth/login", json={"email": "elsewhere@example.com", "password": password}
+    ).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):
+        assert b.get("/api/v2/auth/me", headers=headers).status_code == 200
+    # Still pending in worker B (it lingers a minute before writing).
+    assert query("SELECT count(*) FROM request_logs WHERE endpoint = '/api/v2/auth/me'") == [
+        (0,)
+    ]
+    assert a.delete("/api/v2/me", headers=headers, json={"password": password}).status_code == 200
+    # Worker B writes its queued rows after the erasure committed.
+    assert get_writer(worker_b).flush(timeout=10)
+    assert get_writer(worker_a).flush(timeout=10)
+    assert query("SELECT count(*) FROM request_logs WHERE user_id = :u", {"u": user["id"]}) == [
+        (0,)
+    ]
+    me_rows = query("SELECT count(*) FROM request_logs WHERE endpoint = '/api/v2/auth/me'")
+    assert me_rows == [(2,)]

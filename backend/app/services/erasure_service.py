@@ -77,6 +77,12 @@ def erase_user(
     _flush_request_logs()
     counts: dict[str, int] = {}
     try:
+        # Lock the user row first: a request-log writer that already found this user
+        # (FOR KEY SHARE) finishes before us, so our UPDATE below sees its rows; one that
+        # looks later waits for us and then finds the user gone.
+        db.session.execute(
+            select(User.__table__.c.id).where(User.__table__.c.id == user_id).with_for_update()
+        )
         for table in ERASED_TABLES:
             result = db.session.execute(delete(table).where(table.c.user_id == user_id))
             counts[table.name] = result.rowcount or 0

@@ -19,17 +19,18 @@ import threading
 import weakref
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app import metrics
-from app.models import RequestLog
+from app.models import RequestLog, User
 from app.services.request_log_spool import RequestLogSpool
 
 log = logging.getLogger(__name__)
 
 _table = RequestLog.__table__
+_users = User.__table__
 _writers: weakref.WeakSet[RequestLogWriter] = weakref.WeakSet()
 
 
@@ -326,12 +327,39 @@ class RequestLogWriter:
         with conn:
             try:
                 with conn.begin():
+                    rows = _without_erased_users(conn, rows)
                     for start in range(0, len(rows), self._batch_size):
                         conn.execute(insert(_table), rows[start : start + self._batch_size])
             except DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise DatabaseUnavailable(str(exc.orig)) from exc
                 raise
+
+
+def _without_erased_users(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, with the user id removed where that user no longer exists.
+
+    Rows queued in any process (or spooled) before an erasure are written afterwards;
+    they must not bring the erased user's id back. On PostgreSQL the users found are
+    locked FOR KEY SHARE until this insert commits, and an erasure locks its user row
+    FOR UPDATE first, so the two serialize: either the erasure's UPDATE sees these rows,
+    or this check no longer finds the user.
+    """
+    ids = {row["user_id"] for row in rows if row.get("user_id") is not None}
+    if not ids:
+        return rows
+    found = set(
+        conn.scalars(
+            select(_users.c.id).where(_users.c.id.in_(ids)).with_for_update(key_share=True)
+        )
+    )
+    if found == ids:
+        return rows
+    return [
+        row if row.get("user_id") in found or row.get("user_id") is None
+        else {**row, "user_id": None}
+        for row in rows
+    ]
 
 
 def _close_all() -> None:
