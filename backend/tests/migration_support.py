@@ -37,21 +37,21 @@ ANALYTICS_INDEXES = {
 }
 
 
-def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the kind request.param names; dropped afterwards."""
+def scratch_database(
+    request: pytest.FixtureRequest, tmp_path: Path, *, name: str = SCRATCH_PG_DATABASE
+) -> Iterator[str]:
+    """An empty database of the kind request.param names (PostgreSQL: `name`); dropped after."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        yield f"sqlite:///{tmp_path / f'{name}.db'}"
         return
     server_url = request.getfixturevalue("pg_server_url")
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    drop = text(f'DROP DATABASE IF EXISTS "{SCRATCH_PG_DATABASE}" WITH (FORCE)')
+    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     with admin.connect() as conn:
         conn.execute(drop)
-        conn.execute(text(f'CREATE DATABASE "{SCRATCH_PG_DATABASE}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(server_url).set(database=SCRATCH_PG_DATABASE).render_as_string(
-            hide_password=False
-        )
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(drop)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from app.services import clock
 from tests.conftest import MIGRATIONS, PG_URL
-from tests.migration_support import app_on
+from tests.migration_support import app_on, scratch_database
 
 # Named after this run's test database, so engineers with their own databases never collide.
 SCRATCH = f"{make_url(PG_URL).database}_partitions"
@@ -33,21 +33,7 @@ def utc(*parts: int) -> datetime:
 
 def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of the kind request.param names; dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'partitions.db'}"
-        return
-    server_url = request.getfixturevalue("pg_server_url")
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    drop = text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    with admin.connect() as conn:
-        conn.execute(drop)
-        conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
-    try:
-        yield make_url(server_url).set(database=SCRATCH).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(drop)
-        admin.dispose()
+    yield from scratch_database(request, tmp_path, name=SCRATCH)
 
 
 def migrate(url: str, *, now: datetime, revision: str = "head") -> None:

@@ -71,19 +71,24 @@ def test_erase_me_removes_every_row_and_keeps_logs_anonymous(
     assert r.status_code == 401 and r.content_type == PROBLEM
 
 
+def _register_and_login(client, email: str, password: str) -> tuple[dict, dict[str, str]]:
+    """Register through this app's client; the user and its Authorization header."""
+    user = client.post(
+        "/api/v2/auth/register",
+        json={"email": email, "password": password, "display_name": "Erased"},
+    ).get_json()
+    token = client.post(
+        "/api/v2/auth/login", json={"email": email, "password": password}
+    ).get_json()["access_token"]
+    return user, {"Authorization": f"Bearer {token}"}
+
+
 def test_erasure_anonymizes_rows_still_queued_in_the_log_writer(app_factory, query):
     # A writer that lingers a minute: the rows are still queued when the erasure runs.
     app = app_factory(REQUEST_LOG_FLUSH_INTERVAL=60)
     client = app.test_client()
     password = "correct horse battery"
-    user = client.post(
-        "/api/v2/auth/register",
-        json={"email": "queued@example.com", "password": password, "display_name": "Q"},
-    ).get_json()
-    token = client.post(
-        "/api/v2/auth/login", json={"email": "queued@example.com", "password": password}
-    ).get_json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    user, headers = _register_and_login(client, "queued@example.com", password)
     for _ in range(3):
         assert client.get("/api/v2/auth/me", headers=headers).status_code == 200
     writer = get_writer(app)
@@ -182,14 +187,7 @@ def test_rows_queued_in_another_process_are_written_without_the_erased_user(
     worker_b = app_factory(REQUEST_LOG_FLUSH_INTERVAL=60)
     a, b = worker_a.test_client(), worker_b.test_client()
     password = "correct horse battery"
-    user = a.post(
-        "/api/v2/auth/register",
-        json={"email": "elsewhere@example.com", "password": password, "display_name": "E"},
-    ).get_json()
-    token = a.post(
-        "/api/v2/auth/login", json={"email": "elsewhere@example.com", "password": password}
-    ).get_json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    user, headers = _register_and_login(a, "elsewhere@example.com", password)
     for _ in range(2):
         assert b.get("/api/v2/auth/me", headers=headers).status_code == 200
     # Still pending in worker B (it lingers a minute before writing).

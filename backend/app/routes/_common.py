@@ -7,7 +7,7 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Request, current_app, json
+from flask import Request, current_app, g, json
 from flask_jwt_extended import verify_jwt_in_request
 from flask_smorest import Blueprint
 from webargs import core
@@ -50,10 +50,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_JSON_BODY = "_parsed_json_body"
+
+
+def cached_json_body() -> Any:
+    """This request's body as JsonParser parsed it; None when it was not parsed."""
+    return g.get(_JSON_BODY)
+
+
 class JsonParser(FlaskParser):
-    """webargs' parser, answering 400 (not 500) for every body that is not JSON."""
+    """webargs' parser, answering 400 (not 500) for every body that is not JSON.
+
+    The parsed body is kept for the request, so code that reads it before the schema
+    does (the event limit's cost, the rejected-event store) does not parse it again.
+    """
 
     def _raw_load_json(self, req: Request) -> Any:
+        if _JSON_BODY not in g:
+            setattr(g, _JSON_BODY, self._parse_json(req))
+        return getattr(g, _JSON_BODY)
+
+    def _parse_json(self, req: Request) -> Any:
         if not is_json_request(req):
             return core.missing
         data = req.get_data(cache=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask_jwt_extended import current_user
 from flask_limiter import RequestLimit
@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from app import metrics
 from app.errors import Forbidden, ServiceUnavailable
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, JsonParser, auth_required, write_limit
+from app.routes._common import ApiBlueprint, auth_required, cached_json_body, write_limit
 from app.schemas.analytics import MAX_BATCH_EVENTS, BatchCreate, BatchRead, EventCreate, EventRead
 from app.services import ingestion_service, rejected_events
 from app.services.analytics_service import AnalyticsService
@@ -30,7 +30,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 BATCH_MAX_BYTES = 512 * 1024
 _POLICY = "ingest_policy"
-_BODY = "_analytics_json_body"
 _FIELD_REASONS = {
     "event_type": "invalid_event_type",
     "event_data": "invalid_event_data",
@@ -40,20 +39,7 @@ _FIELD_REASONS = {
 }
 
 
-class BodyOnceParser(JsonParser):
-    """Parses the JSON body once per request: the event limit's cost reads it too."""
-
-    def _raw_load_json(self, req: Request) -> Any:
-        if _BODY not in g:
-            setattr(g, _BODY, super()._raw_load_json(req))
-        return getattr(g, _BODY)
-
-
-class AnalyticsBlueprint(ApiBlueprint):
-    ARGUMENTS_PARSER = BodyOnceParser()
-
-
-blp = AnalyticsBlueprint(
+blp = ApiBlueprint(
     "analytics_v2", __name__, url_prefix="/api/v2/analytics", description="Product analytics"
 )
 
@@ -157,7 +143,7 @@ def _reason_from_fields(exc: HTTPException) -> str:
 
 
 def _record(source: str, reason: str) -> None:
-    payload = g.get(_BODY)
+    payload = cached_json_body()
     if payload is None:
         payload = request.get_data(as_text=True)
     rejection = rejected_events.Rejection(reason, payload)

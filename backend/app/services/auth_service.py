@@ -177,22 +177,22 @@ def authenticate(*, email: str, password: str) -> User:
     return user
 
 
-def issue_tokens(*, user: User) -> dict[str, str]:
-    claims = {"ver": user.token_version}
-    return {
-        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
-        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
-        "token_type": "Bearer",
-    }
-
-
 def issue_access_token(*, user: User) -> dict[str, str]:
+    """A new access token carrying the user's token version."""
     return {
         "access_token": create_access_token(
             identity=str(user.id), additional_claims={"ver": user.token_version}
         ),
         "token_type": "Bearer",
     }
+
+
+def issue_tokens(*, user: User) -> dict[str, str]:
+    """An access and a refresh token, both carrying the user's token version."""
+    refresh = create_refresh_token(
+        identity=str(user.id), additional_claims={"ver": user.token_version}
+    )
+    return issue_access_token(user=user) | {"refresh_token": refresh}
 
 
 def revoke_token(*, payload: dict[str, Any]) -> None:

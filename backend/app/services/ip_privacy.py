@@ -44,8 +44,10 @@ def mask_ip(address: str) -> str | None:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+    keep = 24 if ip.version == 4 else 48
+    bits = ip.max_prefixlen
+    # Zero the host bits with integer arithmetic (no network object parsed from text).
+    return str(ipaddress.ip_address(int(ip) >> (bits - keep) << (bits - keep)))
 
 
 def hash_ip(address: str, *, key: bytes) -> str:
