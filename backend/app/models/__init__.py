@@ -7,6 +7,7 @@ from app.models.plan import Completion, Plan
 from app.models.privacy import ErasureAudit, IpHashKey
 from app.models.rejected_event import RejectedEvent
 from app.models.request_log import RequestLog
+from app.models.rollup_state import RollupState
 from app.models.user import RevokedToken, User
 from app.models.video import UserLikedVideo, Video
 
@@ -21,6 +22,7 @@ __all__ = [
     "Plan",
     "RejectedEvent",
     "RequestLog",
+    "RollupState",
     "RevokedToken",
     "User",
     "UserLikedVideo",
