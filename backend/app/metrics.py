@@ -9,7 +9,7 @@ them all; without it the values are this process's.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -74,11 +74,22 @@ def count_events(outcome: str, n: int = 1, *, reason: str | None = None) -> None
         EVENTS.labels(outcome=outcome, reason=reason or "").inc(n)
 
 
+# (route, method, status class) -> its histogram child: labels() validates and joins the
+# label values on every call, a dict look-up does not. Routes are templates, so the keys
+# are few; the bound only guards against odd methods a client may send.
+_request_children: dict[tuple[str, str, int], Any] = {}
+_MAX_CHILDREN = 2048
+
+
 def observe_request(route: str, method: str, status: int, latency_s: float) -> None:
     """One API request, from the same hook that records request logs."""
-    REQUEST_LATENCY.labels(route=route, method=method, status=f"{status // 100}xx").observe(
-        max(0.0, latency_s)
-    )
+    key = (route, method, status // 100)
+    child = _request_children.get(key)
+    if child is None:
+        child = REQUEST_LATENCY.labels(route=route, method=method, status=f"{status // 100}xx")
+        if len(_request_children) < _MAX_CHILDREN:
+            _request_children[key] = child
+    child.observe(latency_s if latency_s > 0.0 else 0.0)
 
 
 def count_log_dropped(reason: str, n: int = 1) -> None:

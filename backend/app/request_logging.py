@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Any
 
@@ -76,22 +75,6 @@ def _user_id() -> int | None:
         return None
 
 
-def _client_ip() -> str | None:
-    """REMOTE_ADDR (ProxyFix has applied TRUSTED_PROXIES), only when it is an IP address.
-
-    A forwarded value is client-controlled text: anything that is not an address is
-    stored as None rather than failing the batch it is written in.
-    """
-    raw = (request.remote_addr or "").strip()
-    if raw.startswith("[") and raw.endswith("]"):
-        raw = raw[1:-1]
-    try:
-        address = str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
-    return address if len(address) <= 45 else None
-
-
 def _record(status: int) -> None:
     if g.get("_request_logged") or not _should_log():
         return
@@ -107,7 +90,7 @@ def _record(status: int) -> None:
         "latency_ms": latency,
         "user_id": _logged_user_id(),
         # Masked or hashed here, before the row is queued (IP_MODE).
-        "ip_address": get_anonymizer(app).apply(_client_ip()),
+        "ip_address": get_anonymizer(app).for_remote_addr(request.remote_addr),
         "created_at": g.get("received_at") or clock.now(),
     }
     metrics.observe_request(row["endpoint"], row["method"], status, latency / 1000.0)

@@ -29,7 +29,25 @@ log = logging.getLogger(__name__)
 
 HASH_PREFIX = "h:"
 KEY_LIFETIME = timedelta(hours=48)
+# Stored values remembered per raw address (clients repeat); emptied when it fills up.
+MEMO_SIZE = 4096
 _keys = IpHashKey.__table__
+
+
+def client_address(raw: str | None) -> str | None:
+    """REMOTE_ADDR (ProxyFix has applied TRUSTED_PROXIES) when it is an IP address.
+
+    A forwarded value is client-controlled text: anything that is not an address is
+    None rather than a value that would fail the batch it is written in.
+    """
+    raw = (raw or "").strip()
+    if raw.startswith("[") and raw.endswith("]"):
+        raw = raw[1:-1]
+    try:
+        address = str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+    return address if len(address) <= 45 else None
 
 
 def mask_ip(address: str) -> str | None:
@@ -70,6 +88,24 @@ class IpAnonymizer:
         self._lock = threading.Lock()
         self._day: date | None = None
         self._key: bytes | None = None
+        # raw REMOTE_ADDR -> (UTC day of the hash key or None, stored value)
+        self._memo: dict[str | None, tuple[date | None, str | None]] = {}
+
+    def for_remote_addr(self, remote_addr: str | None) -> str | None:
+        """What to store for a request's REMOTE_ADDR, remembered per address: the same
+        clients come back, and parsing and masking cost more than the rest of the log row.
+        A hashed value is remembered for its key's day only."""
+        day = clock.now().date() if self.mode == "hash" else None
+        hit = self._memo.get(remote_addr)
+        if hit is not None and hit[0] == day:
+            return hit[1]
+        value = self.apply(client_address(remote_addr))
+        if value is None and self.mode == "hash":
+            return None  # possibly a failed key look-up: try again next time
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[remote_addr] = (day, value)
+        return value
 
     def apply(self, address: str | None) -> str | None:
         """The value to store; None rather than a full address when hashing fails."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AnalyticsEvent, User
@@ -18,11 +18,14 @@ _CACHE = "_privacy_tracking_allowed"
 def tracking_allowed(user_id: int) -> bool:
     """False when the user opted out of analytics or no longer exists.
 
-    In a request the answer is cached in flask.g (one look-up per request at most),
-    and read from the token's already loaded user when it is still loaded.
+    In a request the answer is read from the token's already loaded user when it is
+    still loaded, else cached in flask.g (one look-up per request at most).
     """
     if not has_request_context():
         return _lookup(user_id)
+    loaded = _loaded_opt_out(user_id)
+    if loaded is not None:
+        return not loaded
     cache: dict[int, bool] = g.setdefault(_CACHE, {})
     if user_id not in cache:
         cache[user_id] = _lookup(user_id)
@@ -35,13 +38,20 @@ def forget_tracking_cache() -> None:
         g.pop(_CACHE, None)
 
 
+def _loaded_opt_out(user_id: int) -> bool | None:
+    """The opt-out flag of the token's user as loaded in this request, if it is."""
+    loaded = g.get("_token_user")
+    if not isinstance(loaded, User):
+        return None
+    # The instance's __dict__ holds the loaded attribute values only: reading it never
+    # reloads an expired attribute (which would cost a query).
+    values = vars(loaded)
+    if values.get("id") != user_id or "analytics_opt_out" not in values:
+        return None
+    return bool(values["analytics_opt_out"])
+
+
 def _lookup(user_id: int) -> bool:
-    loaded = g.get("_token_user") if has_request_context() else None
-    if isinstance(loaded, User):
-        state = inspect(loaded)
-        # Read the loaded value only: touching an expired attribute would reload the row.
-        if state.identity == (user_id,) and "analytics_opt_out" in state.dict:
-            return not state.dict["analytics_opt_out"]
     # no_autoflush: a look-up must not flush the caller's pending work (track() decides
     # how to store an event from whether the caller has written).
     with db.session.no_autoflush:

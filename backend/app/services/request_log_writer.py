@@ -19,6 +19,7 @@ import threading
 import weakref
 from typing import Any
 
+import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -328,12 +329,47 @@ class RequestLogWriter:
             try:
                 with conn.begin():
                     rows = _without_erased_users(conn, rows)
-                    for start in range(0, len(rows), self._batch_size):
-                        conn.execute(insert(_table), rows[start : start + self._batch_size])
+                    if conn.dialect.name == "postgresql":
+                        _copy(conn, rows)
+                    else:
+                        for start in range(0, len(rows), self._batch_size):
+                            conn.execute(insert(_table), rows[start : start + self._batch_size])
             except DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise DatabaseUnavailable(str(exc.orig)) from exc
                 raise
+            except psycopg.OperationalError as exc:  # from COPY, which SQLAlchemy does not wrap
+                conn.invalidate(exc)
+                raise DatabaseUnavailable(str(exc)) from exc
+
+
+# COPY, not INSERT: rows go to PostgreSQL as one stream, with none of the per-row
+# parameter processing of an executemany (measured: bench/writer_micro.py).
+_COPY_COLUMNS = (
+    "endpoint", "method", "status", "latency_ms", "user_id", "ip_address", "created_at"
+)
+_COPY_SQL = f"COPY {_table.name} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+
+
+def _copy(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write the rows with COPY on the connection's transaction (PostgreSQL only)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(_COPY_SQL) as copy:
+        for row in rows:
+            created_at = row["created_at"]
+            if created_at.tzinfo is None:  # as UTCDateTime refuses it on the INSERT path
+                raise ValueError("naive created_at in a request log row")
+            copy.write_row(
+                (
+                    row["endpoint"],
+                    row["method"],
+                    row["status"],
+                    row["latency_ms"],
+                    row.get("user_id"),
+                    row.get("ip_address"),
+                    created_at,
+                )
+            )
 
 
 def _without_erased_users(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
