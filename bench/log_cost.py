@@ -34,8 +34,7 @@ DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_bench"
 REDIS_URL = "redis://127.0.0.1:6379/9"
 
 
-def make_app(*, logging: bool) -> Any:
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="logcost-"))
+def make_app(*, logging: bool, flush_interval: float | None = None) -> Any:
     from app import create_app
 
     return create_app(
@@ -48,6 +47,7 @@ def make_app(*, logging: bool) -> Any:
             "JWT_SECRET_KEY": "bench-only-secret-0123456789abcdef0123456789abcdef",
             "REQUEST_LOG_ENABLED": logging,
         }
+        | ({"REQUEST_LOG_FLUSH_INTERVAL": flush_interval} if flush_interval else {})
     )
 
 
@@ -122,12 +122,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mode", choices=["both", "log", "nolog"], default="both")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--flush-interval", type=float, default=None,
+        help="writer linger in seconds (default: the app's, 0.5). Under callgrind, which runs "
+        "~50x slower, raise it (e.g. 3600) so batches are as large as under real load",
+    )
     args = parser.parse_args()
-
+    # As under gunicorn (gunicorn.conf.py): metrics in multi-process mode, set before the
+    # app (and prometheus_client) is imported.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="logcost-"))
     from app.request_logging import get_writer
 
     modes = ["log", "nolog"] if args.mode == "both" else [args.mode]
-    apps = {m: make_app(logging=m == "log") for m in modes}
+    apps = {m: make_app(logging=m == "log", flush_interval=args.flush_interval) for m in modes}
     token = token_for(apps[modes[0]])
     counters = {m: count_statements(app) for m, app in apps.items()}
     for app in apps.values():
@@ -141,8 +148,9 @@ def main() -> None:
             started = time.process_time()
             drive(app, token, args.requests)
             get_writer(app).flush()
-            per_request[mode].append((time.process_time() - started) / args.requests * 1000)
-            statements[mode] = (counters[mode][0] - before_sql) / args.requests
+            if args.requests:
+                per_request[mode].append((time.process_time() - started) / args.requests * 1000)
+            statements[mode] = (counters[mode][0] - before_sql) / max(1, args.requests)
     for mode in modes:
         ms = statistics.median(per_request[mode]) if per_request[mode] else float("nan")
         print(f"{mode:6s} CPU/request {ms:.4f} ms  (rounds: "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
+from flask.ctx import _AppCtxGlobals
 from flask_jwt_extended import verify_jwt_in_request
 
 from app import metrics
@@ -32,11 +33,16 @@ def log_without_user() -> None:
     g._log_anonymously = True
 
 
-def _logged_user_id() -> int | None:
+# The hook runs on every request, so it resolves flask's context proxies (request, g,
+# current_app) once and works on the objects: each proxy access costs about as much as
+# the dict look-ups around it.
+
+
+def _logged_user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
     """The user id to store: none when the request is anonymized or the user opted out."""
-    if g.get("_log_anonymously"):
+    if ctx.get("_log_anonymously"):
         return None
-    user_id = _user_id()
+    user_id = _user_id(req, ctx)
     if user_id is None:
         return None
     try:
@@ -46,21 +52,16 @@ def _logged_user_id() -> int | None:
         return None
 
 
-def _should_log() -> bool:
-    path = request.path
-    return path.startswith("/api/") and not path.startswith(_NOT_LOGGED_PREFIXES)
-
-
-def _user_id() -> int | None:
+def _user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
     """The user of a valid token that came with the request, if any.
 
     Routes that require a token have verified it already; for the others (public
     routes, 404s) the token is verified here, revocation included, and any failure
     means "anonymous".
     """
-    jwt_data = g.get("_jwt_extended_jwt")
+    jwt_data = ctx.get("_jwt_extended_jwt")
     if not jwt_data:
-        if not request.headers.get("Authorization"):
+        if not req.headers.get("Authorization"):
             return None
         try:
             verified = verify_jwt_in_request(optional=True, verify_type=False)
@@ -76,25 +77,32 @@ def _user_id() -> int | None:
 
 
 def _record(status: int) -> None:
-    if g.get("_request_logged") or not _should_log():
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
+    if ctx.get("_request_logged"):
         return
-    g._request_logged = True
-    started = g.get("started")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    path = req.path
+    if not path.startswith("/api/") or path.startswith(_NOT_LOGGED_PREFIXES):
+        return
+    ctx._request_logged = True
+    started = ctx.get("started")
     latency = (time.perf_counter() - started) * 1000.0 if started is not None else 0.0
-    rule = request.url_rule
+    rule = req.url_rule
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    endpoint = rule.rule if rule is not None else UNMATCHED
+    method = req.method[:10]
     row: dict[str, Any] = {
-        "endpoint": rule.rule if rule is not None else UNMATCHED,
-        "method": request.method[:10],
+        "endpoint": endpoint,
+        "method": method,
         "status": status,
         "latency_ms": latency,
-        "user_id": _logged_user_id(),
+        "user_id": _logged_user_id(req, ctx),
         # Masked or hashed here, before the row is queued (IP_MODE).
-        "ip_address": get_anonymizer(app).for_remote_addr(request.remote_addr),
-        "created_at": g.get("received_at") or clock.now(),
+        "ip_address": app.extensions["ip_anonymizer"].for_remote_addr(req.remote_addr),
+        "created_at": ctx.get("received_at") or clock.now(),
     }
-    metrics.observe_request(row["endpoint"], row["method"], status, latency / 1000.0)
-    get_writer(app).submit(row)
+    metrics.observe_request(endpoint, method, status, latency / 1000.0)
+    app.extensions["request_log_writer"].submit(row)
 
 
 def _after(response: Response) -> Response:

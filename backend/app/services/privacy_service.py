@@ -23,10 +23,11 @@ def tracking_allowed(user_id: int) -> bool:
     """
     if not has_request_context():
         return _lookup(user_id)
-    loaded = _loaded_opt_out(user_id)
+    request_globals = g._get_current_object()  # type: ignore[attr-defined]
+    loaded = _loaded_opt_out(request_globals.get("_token_user"), user_id)
     if loaded is not None:
         return not loaded
-    cache: dict[int, bool] = g.setdefault(_CACHE, {})
+    cache: dict[int, bool] = request_globals.setdefault(_CACHE, {})
     if user_id not in cache:
         cache[user_id] = _lookup(user_id)
     return cache[user_id]
@@ -38,9 +39,8 @@ def forget_tracking_cache() -> None:
         g.pop(_CACHE, None)
 
 
-def _loaded_opt_out(user_id: int) -> bool | None:
+def _loaded_opt_out(loaded: Any, user_id: int) -> bool | None:
     """The opt-out flag of the token's user as loaded in this request, if it is."""
-    loaded = g.get("_token_user")
     if not isinstance(loaded, User):
         return None
     # The instance's __dict__ holds the loaded attribute values only: reading it never

@@ -65,7 +65,10 @@ class RequestLogWriter:
         self._max_queue = max_queue
         self._batch_size = batch_size
         self._interval = interval
-        self._queue: queue.Queue[dict[str, Any] | _Flush | None] = queue.Queue(max_queue)
+        # SimpleQueue (C, unbounded) with the bound checked in submit(): a put costs a
+        # fraction of queue.Queue's lock and condition. A few rows over the bound (threads
+        # racing) are harmless; memory stays bounded.
+        self._queue: queue.SimpleQueue[dict[str, Any] | _Flush | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._start_lock = threading.Lock()
@@ -90,11 +93,11 @@ class RequestLogWriter:
     def submit(self, row: dict[str, Any]) -> None:
         """Queue one row; never blocks, never raises (a full queue counts a drop)."""
         self._ensure_thread()
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
+        if self._queue.qsize() >= self._max_queue:
             self.dropped += 1
             metrics.count_log_dropped("queue_full")
+            return
+        self._queue.put(row)
 
     @property
     def depth(self) -> int:
@@ -125,7 +128,7 @@ class RequestLogWriter:
         Rows the parent had queued stay the parent's to write (never written twice).
         """
         self._pid = os.getpid()
-        self._queue = queue.Queue(self._max_queue)
+        self._queue = queue.SimpleQueue()
         self._thread = None
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
@@ -146,10 +149,7 @@ class RequestLogWriter:
             self._drain_here()
             return True
         marker = _Flush()
-        try:
-            self._queue.put(marker, timeout=timeout)
-        except queue.Full:
-            return False
+        self._queue.put(marker)
         self._wake.set()
         return marker.done.wait(timeout)
 
@@ -159,10 +159,7 @@ class RequestLogWriter:
             return
         thread = self._thread
         if thread is not None and thread.is_alive():
-            try:
-                self._queue.put(None, timeout=timeout)
-            except queue.Full:
-                pass
+            self._queue.put(None)
             self._wake.set()
             thread.join(timeout)
         self._drain_here()
