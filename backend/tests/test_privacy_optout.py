@@ -93,3 +93,43 @@ def test_set_internal_command_marks_and_unmarks(app, auth, query):
     assert query("SELECT is_internal FROM users")[0][0] in (False, 0)
     result = runner.invoke(args=["users", "set-internal", "nobody@example.com"])
     assert result.exit_code != 0 and "No user" in result.output
+
+
+def test_opt_out_is_read_once_per_request_even_after_the_route_commits(
+    app, client, auth, flush_logs
+):
+    """The opt-out answer is taken from the token's loaded user and kept for the request:
+    the request-log hook, which runs after the route committed (and so expired that user),
+    asks no second query of the users table."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    user = auth()
+    lookups: list[str] = []
+
+    def watch(_conn, _cursor, statement, *_args) -> None:
+        # The stand-alone look-up selects only this column; the token's user load selects all.
+        if "analytics_opt_out" in statement and "password_hash" not in statement:
+            lookups.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        batch = {
+            "sent_at": "2026-03-01T10:00:00Z",
+            "events": [{"event_id": "2f1c7a1e-8a0b-4c4e-9a7e-0d7c9c1b2a3f",
+                        "event_type": "app_opened", "occurred_at": "2026-03-01T10:00:00Z"}],
+        }
+        assert client.post(
+            "/api/v2/analytics/track", headers=user.headers, json={"event_type": "app_opened"}
+        ).status_code == 201
+        assert client.post(
+            "/api/v2/analytics/batch", headers=user.headers, json=batch
+        ).status_code == 200
+        assert client.get("/api/v2/auth/me", headers=user.headers).status_code == 200
+        flush_logs()
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert lookups == []

@@ -18,19 +18,19 @@ _CACHE = "_privacy_tracking_allowed"
 def tracking_allowed(user_id: int) -> bool:
     """False when the user opted out of analytics or no longer exists.
 
-    In a request the answer is read from the token's already loaded user when it is
-    still loaded, else cached in flask.g (one look-up per request at most).
+    In a request the answer is cached in flask.g (one look-up per request at most), and
+    read from the token's already loaded user when it is still loaded. The cache matters
+    after a commit: it expires the loaded user, and the request-log hook asks again.
     """
     if not has_request_context():
         return _lookup(user_id)
     request_globals = g._get_current_object()  # type: ignore[attr-defined]
-    loaded = _loaded_opt_out(request_globals.get("_token_user"), user_id)
-    if loaded is not None:
-        return not loaded
     cache: dict[int, bool] = request_globals.setdefault(_CACHE, {})
-    if user_id not in cache:
-        cache[user_id] = _lookup(user_id)
-    return cache[user_id]
+    allowed = cache.get(user_id)
+    if allowed is None:
+        loaded = _loaded_opt_out(request_globals.get("_token_user"), user_id)
+        allowed = cache[user_id] = (not loaded) if loaded is not None else _lookup(user_id)
+    return allowed
 
 
 def forget_tracking_cache() -> None:
