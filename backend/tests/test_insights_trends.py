@@ -200,3 +200,51 @@ def test_active_users_as_csv(client, data):
 def test_preset_last_7d_ends_today_in_tz(client, data):
     body = get(client, data, "active-users", tz=BERLIN, preset="last_7d")
     assert [d["day"] for d in body["days"]][::6] == ["2026-03-26", "2026-04-01"]
+
+
+def test_trends_breakdown_keeps_the_top_25_values_and_sums_the_rest_as_other(
+    app, client, data
+):
+    """27 values of video_id: the 25 most frequent get a series each (ties by value), the
+    two least frequent are summed in one "other" series (its users counted once), and
+    events without the key form the value-less series."""
+    from app.extensions import db
+    from tests.insights_data import add_user, event
+
+    with app.app_context():
+        viewers = [add_user(f"viewer{i}") for i in range(3)]
+        # video 1..25: (27 - v) events each by viewer0, so the ranking is 1, 2, ..., 25.
+        for video in range(1, 26):
+            for _ in range(27 - video):
+                event(viewers[0], "video_started", "2026-03-30T09:00:00Z", {"video_id": video})
+        # videos 26 and 27: one event each, by viewer1 and by viewer1 and viewer2.
+        event(viewers[1], "video_started", "2026-03-30T09:00:00Z", {"video_id": 26})
+        event(viewers[1], "video_started", "2026-03-30T09:00:00Z", {"video_id": 27})
+        event(viewers[2], "video_started", "2026-03-30T09:00:00Z", {"video_id": 27})
+        event(viewers[2], "video_started", "2026-03-30T09:00:00Z", {})  # no video_id
+        db.session.commit()
+    body = get(
+        client,
+        data,
+        "trends",
+        event_type="video_started",
+        tz=BERLIN,
+        breakdown="video_id",
+        **{"from": "2026-03-30", "to": "2026-03-30"},
+    )
+    series = [(s["value"], s["other"], s["total_events"], s["points"][0]["users"])
+              for s in body["series"]]
+    assert series[:25] == [(str(v), False, 27 - v, 1) for v in range(1, 26)]
+    assert series[25:] == [(None, False, 1, 1), (None, True, 3, 2)]
+    csv = client.get(
+        "/api/v2/insights/trends",
+        query_string={"event_type": "video_started", "tz": BERLIN, "breakdown": "video_id",
+                      "from": "2026-03-30", "to": "2026-03-30", "format": "csv"},
+        headers=data["admin"],
+    )
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    lines = csv.get_data(as_text=True).splitlines()
+    assert lines[-2:] == [
+        "current,video_started,,2026-03-30,false,1,1",
+        "current,video_started,other,2026-03-30,false,3,2",
+    ]
