@@ -8,7 +8,8 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
-from app.services import clock, rejected_events, schema_check
+from app.errors import DomainError
+from app.services import activity_generator, clock, rejected_events, schema_check
 
 
 # AppGroup: its commands run in an app context under any runner, not only `flask`.
@@ -52,3 +53,47 @@ def rejected_command(since_hours: float, reason: str | None, samples: int) -> No
                 f"  {row.received_at.isoformat()} user={row.user_id} source={row.source} "
                 f"{payload}"
             )
+
+
+@analytics_group.command("generate")
+@click.option("--users", default=50_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--events", default=10_000_000, show_default=True, type=click.IntRange(min=0),
+              help="Exactly this many analytics events.")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650),
+              help="The activity spans this many days, ending now.")
+@click.option("--request-logs", "request_logs", default=None, type=click.IntRange(min=0),
+              help="Request log rows [default: half the events].")
+@click.option("--log-days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="The request logs fill this many most recent days (UTC), today included.")
+@click.option("--seed", default=1, show_default=True, type=int,
+              help="Same seed, clock and database state: the same rows.")
+@click.option("--append", is_flag=True, help="Add to generated data already there.")
+@click.option("--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=100),
+              hidden=True)
+@click.option("--defer-indexes/--keep-indexes", default=None, hidden=True,
+              help="PostgreSQL: rebuild indexes and keys after loading [default: for big loads].")
+def generate_command(users: int, events: int, days: int, request_logs: int | None,
+                     log_days: int, seed: int, append: bool, chunk_rows: int,
+                     defer_indexes: bool | None) -> None:
+    """Write realistic challenge activity (for benchmarks and demos) into the database.
+
+    Users (user<n>@generated.example, password generated-password-123), enrollments in
+    three generated challenges, daily sessions with completions, videos and likes, and
+    request logs; binary COPY on PostgreSQL, then ANALYZE. A big load on PostgreSQL rebuilds
+    the loaded tables' indexes at the end and locks those tables until it is done.
+    """
+    options = activity_generator.Options(
+        users=users, events=events, days=days, log_days=log_days, seed=seed, append=append,
+        request_logs=events // 2 if request_logs is None else request_logs,
+        chunk_rows=chunk_rows, defer_indexes=defer_indexes,
+    )
+    with click.progressbar(length=options.events + options.request_logs,
+                           label="Generating events and request logs") as bar:
+        try:
+            result = activity_generator.generate(options=options, progress=bar.update)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from None
+    for table, count in result.rows.items():
+        click.echo(f"  {table:18} {count:>12,}")
+    rate = result.total / result.seconds if result.seconds else 0.0
+    click.echo(f"{result.total:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s).")

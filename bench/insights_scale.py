@@ -1,0 +1,416 @@
+"""Insights at scale: each report through the HTTP layer, next to a plain SQL scan of the
+same question on the same data, against the targets of issue 4.
+
+Run from the repository root: `.venv/bin/python bench/insights_scale.py` (10M events,
+50k users, 90 days, 5M request logs in the last 7 days), or scaled down for a smoke run:
+`.venv/bin/python bench/insights_scale.py --events 200000 --users 2000 --logs 100000`.
+Needs PostgreSQL on 127.0.0.1 (user postgres, trust auth).
+
+It drops and recreates the database challenge_scale (unless --reuse), migrates it, fills it
+with `flask analytics generate`, and VACUUM ANALYZEs it (autovacuum may be off here, and
+a table that has been around has its visibility map set). Then, warm, for each report: one
+untimed call (it may fold rollups), then the median of --repeat timed calls through the
+Flask test client with an admin token; and the same for its plain SQL, run with psycopg in
+this process on the same database. A report that fails (timeout, 500) is shown as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from harness import BACKEND, ROOT, VENV_BIN, BenchError, pg_settings, reset_database
+
+DATABASE = "challenge_scale"
+SECRET = "bench-only-secret-0123456789abcdef0123456789abcdef"
+ADMIN_EMAIL = "bench-admin@example.com"
+TARGETS_MS = {
+    "trends": 50,
+    "active_users": 50,
+    "challenge_progress": 200,
+    "funnel": 1000,
+    "retention": 500,
+    "api_health": 500,
+}
+FUNNEL = ["app_opened", "plan_viewed", "video_started", "plan_completed"]
+
+
+# The plain scans: the textbook SQL for each question, on the raw tables, no rollups.
+_STEP = (
+    "{name} AS (SELECT p.user_id, p.t1, min(e.occurred_at) AS t FROM {prev} p "
+    "JOIN analytics_events e ON e.user_id = p.user_id AND e.event_type = '{event}' "
+    "AND e.occurred_at >= p.t AND e.occurred_at <= p.t1 + interval '14 days' GROUP BY 1, 2)"
+)
+PLAIN_SQL = {
+    "trends": (
+        "SELECT event_type, (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*), "
+        "count(DISTINCT user_id) FROM analytics_events "
+        "WHERE event_type IN ('plan_viewed', 'plan_completed') "
+        "AND occurred_at >= %(start30)s AND occurred_at < %(end)s GROUP BY 1, 2"
+    ),
+    "active_users": (
+        "WITH active AS (SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day "
+        "FROM analytics_events WHERE occurred_at >= %(start30)s - interval '29 days' "
+        "AND occurred_at < %(end)s), "
+        "days AS (SELECT d::date AS day FROM generate_series(%(first30)s::date, %(last)s::date, "
+        "interval '1 day') AS d) "
+        "SELECT d.day, count(DISTINCT a.user_id) FILTER (WHERE a.day = d.day), "
+        "count(DISTINCT a.user_id) FILTER (WHERE a.day > d.day - 7), count(DISTINCT a.user_id) "
+        "FROM days d JOIN active a ON a.day > d.day - 30 AND a.day <= d.day GROUP BY d.day"
+    ),
+    "challenge_progress": (
+        "WITH members AS (SELECT user_id, min(start_date) AS start FROM enrollments "
+        "WHERE challenge_id = %(challenge)s GROUP BY user_id) "
+        "SELECT date_trunc('week', m.start)::date, c.day, count(DISTINCT c.user_id) "
+        "FROM completions c JOIN enrollments e ON e.id = c.enrollment_id "
+        "AND e.challenge_id = %(challenge)s JOIN members m ON m.user_id = c.user_id "
+        "WHERE m.start BETWEEN %(first90)s AND %(last)s GROUP BY 1, 2"
+    ),
+    "funnel": (
+        "WITH s1 AS (SELECT user_id, min(occurred_at) AS t1, min(occurred_at) AS t "
+        "FROM analytics_events WHERE event_type = 'app_opened' "
+        "AND occurred_at >= %(start30)s AND occurred_at < %(end)s GROUP BY user_id), "
+        + ", ".join(_STEP.format(name=f"s{i + 2}", prev=f"s{i + 1}", event=event)
+                    for i, event in enumerate(FUNNEL[1:]))
+        + " SELECT (SELECT count(*) FROM s1), (SELECT count(*) FROM s2), "
+        "(SELECT count(*) FROM s3), (SELECT count(*) FROM s4)"
+    ),
+    "retention": (
+        "WITH firsts AS (SELECT user_id, min((occurred_at AT TIME ZONE 'UTC')::date) AS day "
+        "FROM analytics_events WHERE event_type = 'app_opened' GROUP BY user_id), "
+        "cohorts AS (SELECT * FROM firsts WHERE day BETWEEN %(cohort_first)s AND %(cohort_last)s), "
+        "returns AS (SELECT DISTINCT c.user_id, c.day AS cohort, "
+        "(e.occurred_at AT TIME ZONE 'UTC')::date - c.day AS p FROM cohorts c "
+        "JOIN analytics_events e ON e.user_id = c.user_id AND e.event_type = 'app_opened' "
+        "AND e.occurred_at >= c.day + 1 AND e.occurred_at < c.day + 31) "
+        "SELECT cohort, p, count(*) FROM returns GROUP BY 1, 2"
+    ),
+    "api_health": (
+        "SELECT endpoint, method, count(*), avg((status BETWEEN 400 AND 499)::int), "
+        "avg((status >= 500)::int), "
+        "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms) "
+        "FROM request_logs WHERE created_at >= %(start7)s AND created_at < %(end)s "
+        "GROUP BY 1, 2"
+    ),
+}
+
+
+def same_answer(name: str, ours: dict[str, Any], rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the API and the plain scan agree (counts exactly; latency percentiles within
+    the 2% a histogram rollup may be off by)."""
+    if name == "trends":
+        got = {(s["event_type"], p["start"]): (p["events"], p["users"])
+               for s in ours["series"] for p in s["points"] if p["events"]}
+        return got == {(t, d.isoformat()): (n, u) for t, d, n, u in rows}
+    if name == "active_users":
+        got = {d["day"]: (d["dau"], d["wau"], d["mau"]) for d in ours["days"] if d["mau"]}
+        return got == {d.isoformat(): (a, w, m) for d, a, w, m in rows}
+    if name == "challenge_progress":
+        got = {(c["week_start"], k["day"]): k["on"]
+               for c in ours["cohorts"] for k in c["days"] if k["on"]}
+        return got == {(w.isoformat(), k): n for w, k, n in rows}
+    if name == "funnel":
+        return [s["users"] for s in ours["steps"]] == list(rows[0])
+    if name == "retention":
+        got = {(c["start"], p["period"]): p["on"]
+               for c in ours["cohorts"] for p in c["periods"] if p["period"] and p["on"]}
+        return got == {(c.isoformat(), p): n for c, p, n in rows}
+    plain = {(e, m): (n, pcts) for e, m, n, _r4, _r5, pcts in rows}
+    got = {(r["endpoint"], r["method"]): r for r in ours["routes"]}
+    if set(got) != set(plain):
+        return False
+    for key, (n, pcts) in plain.items():
+        mine = [got[key]["p50_ms"], got[key]["p95_ms"], got[key]["p99_ms"]]
+        if got[key]["requests"] != n or any(
+            abs(a - b) > 0.02 * b + 1e-6 for a, b in zip(mine, pcts, strict=True)
+        ):
+            return False
+    return True
+
+
+@dataclass
+class Figure:
+    """One report: the API's and the plain scan's timings (ms), and whether they agree."""
+
+    report: str
+    target_ms: float
+    ours_ms: float | None = None
+    plain_ms: float | None = None
+    ours_first_ms: float | None = None
+    plain_first_ms: float | None = None
+    ours_runs: list[float] = field(default_factory=list)
+    plain_runs: list[float] = field(default_factory=list)
+    same_answer: bool | None = None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.ours_ms is not None and self.ours_ms <= self.target_ms
+
+
+@dataclass(frozen=True)
+class Dates:
+    """The days every report asks about (UTC), fixed once so API and SQL ask the same."""
+
+    today: datetime
+
+    def day(self, back: int) -> str:
+        return (self.today - timedelta(days=back)).date().isoformat()
+
+    def midnight(self, back: int) -> datetime:
+        return self.today - timedelta(days=back)
+
+
+def requests(dates: Dates, challenge_id: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Per report: method, path with query, JSON body (funnels are POSTed)."""
+    last30 = f"from={dates.day(29)}&to={dates.day(0)}&tz=UTC"
+    return {
+        "trends": ("GET", f"/trends?event_type=plan_viewed&event_type=plan_completed"
+                          f"&interval=day&{last30}", {}),
+        "active_users": ("GET", f"/active-users?{last30}", {}),
+        "challenge_progress": ("GET", f"/challenge-progress?challenge_id={challenge_id}"
+                                      f"&from={dates.day(89)}&to={dates.day(0)}&tz=UTC", {}),
+        "funnel": ("POST", f"/funnels?{last30}",
+                   {"steps": [{"event_type": t} for t in FUNNEL], "window_days": 14}),
+        # 30 cohorts a month back, so that every one of the 30 x 30 cells is reachable.
+        "retention": ("GET", f"/retention?start_event=app_opened&return_event=app_opened"
+                             f"&period=day&periods=30&from={dates.day(59)}&to={dates.day(30)}"
+                             f"&tz=UTC", {}),
+        "api_health": ("GET", f"/api-health?from={dates.day(6)}&to={dates.day(0)}&tz=UTC", {}),
+    }
+
+
+def sql_params(dates: Dates, challenge_id: int) -> dict[str, Any]:
+    return {
+        "start30": dates.midnight(29), "end": dates.midnight(-1), "start7": dates.midnight(6),
+        "first30": dates.day(29), "last": dates.day(0), "first90": dates.day(89),
+        "cohort_first": dates.day(59), "cohort_last": dates.day(30), "challenge": challenge_id,
+    }
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
+    """One untimed-for-the-median warm-up call, then `repeat` timed ones: (first ms, runs
+    ms, the last result)."""
+    start = time.perf_counter()
+    result = call()
+    first = (time.perf_counter() - start) * 1000
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = call()
+        runs.append((time.perf_counter() - start) * 1000)
+    return first, runs, result
+
+
+def measure(name: str, app_call: Callable[[], Any], plain_call: Callable[[], Any],
+            repeat: int) -> Figure:
+    figure = Figure(name, TARGETS_MS[name])
+    try:
+        figure.ours_first_ms, figure.ours_runs, ours = timed(app_call, repeat)
+        figure.ours_ms = statistics.median(figure.ours_runs)
+    except BenchError as exc:
+        figure.error, ours = str(exc), None
+    try:
+        figure.plain_first_ms, figure.plain_runs, plain = timed(plain_call, repeat)
+        figure.plain_ms = statistics.median(figure.plain_runs)
+    except psycopg.Error as exc:
+        figure.error = (figure.error or "") + f" plain SQL failed: {exc}".strip()
+        plain = None
+    if ours is not None and plain is not None:
+        figure.same_answer = same_answer(name, ours, plain)
+    return figure
+
+
+def run_reports(args: argparse.Namespace, dsn: str) -> list[Figure]:
+    from app import create_app
+    from app.extensions import db
+    from app.models import Challenge
+    from app.services import auth_service
+
+    timeout = f"-c statement_timeout={int(args.timeout * 1000)}"
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": dsn.replace("postgresql://", "postgresql+psycopg://", 1),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "connect_args": {"options": timeout}},
+        "JWT_SECRET_KEY": SECRET,
+        "JWT_ACCESS_TOKEN_EXPIRES": 7 * 86400,
+        "REQUEST_LOG_ENABLED": False,  # the bench's own calls stay out of request_logs
+    })
+    with app.app_context():
+        admin = auth_service.get_by_email(email=ADMIN_EMAIL) or auth_service.set_admin(
+            email=ADMIN_EMAIL, password="bench-admin-password", display_name="Bench admin")
+        admin.is_internal = True
+        db.session.commit()
+        token = auth_service.issue_access_token(user=admin)["access_token"]
+        challenge_id = db.session.query(Challenge.id).filter(
+            Challenge.slug == "generated-30-day-fitness").scalar()
+    if challenge_id is None:
+        raise BenchError("no generated challenge: run without --reuse to generate the data")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    dates = Dates(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+    calls, params = requests(dates, challenge_id), sql_params(dates, challenge_id)
+    plain = psycopg.connect(dsn, autocommit=True, options=timeout)
+    plain.execute("SET TIME ZONE 'UTC'")
+    figures = []
+    for name in TARGETS_MS:
+        if args.only and name != args.only:
+            continue
+        method, path, body = calls[name]
+
+        def app_call(method: str = method, path: str = path, body: dict = body) -> Any:
+            send = client.post if method == "POST" else client.get
+            response = send(f"/api/v2/insights{path}", json=body or None, headers=headers)
+            if response.status_code != 200:
+                raise BenchError(f"{method} {path} -> {response.status_code}: "
+                                 f"{response.get_data(as_text=True)[:300]}")
+            return response.get_json()
+
+        def plain_call(sql: str = PLAIN_SQL[name]) -> list[tuple[Any, ...]]:
+            return plain.execute(sql, params).fetchall()
+
+        figure = measure(name, app_call, plain_call, args.repeat)
+        print(f"  {name:19} ours {_ms(figure.ours_ms):>9}  plain {_ms(figure.plain_ms):>9}"
+              + (f"  ERROR {figure.error}" if figure.error else ""), flush=True)
+        figures.append(figure)
+    plain.close()
+    return figures
+
+
+def generate(args: argparse.Namespace, dsn: str) -> dict[str, float]:
+    """Recreate, migrate and fill the database; seconds per step."""
+    env = dict(os.environ, FLASK_APP="app", JWT_SECRET_KEY=SECRET,
+               DATABASE_URL=dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    env.pop("INSIGHTS_DATABASE_URL", None)
+    seconds = {}
+    start = time.perf_counter()
+    reset_database(DATABASE)
+    flask = str(VENV_BIN / "flask")
+    proc = subprocess.run([flask, "db", "upgrade"], cwd=BACKEND, env=env, capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise BenchError("flask db upgrade failed:\n" + proc.stdout + proc.stderr)
+    seconds["migrate"] = time.perf_counter() - start
+    command = [flask, "analytics", "generate", "--users", str(args.users), "--events",
+               str(args.events), "--days", str(args.days), "--request-logs", str(args.logs),
+               "--log-days", str(args.log_days), "--seed", str(args.seed)]
+    print("$ " + shlex.join(["flask", *command[1:]]), flush=True)
+    start = time.perf_counter()
+    if subprocess.run(command, cwd=BACKEND, env=env, check=False).returncode != 0:
+        raise BenchError("flask analytics generate failed")
+    seconds["generate"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    seconds["vacuum_analyze"] = time.perf_counter() - start
+    return seconds
+
+
+def machine(dsn: str) -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), platform.processor())
+    with psycopg.connect(dsn) as conn:
+        settings = dict(conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+            "('shared_buffers', 'work_mem', 'effective_cache_size', 'jit', 'autovacuum', "
+            "'max_parallel_workers_per_gather')").fetchall())
+        sizes = {t: conn.execute(  # with indexes, and partitions for request_logs
+            "SELECT pg_size_pretty(coalesce((SELECT sum(pg_total_relation_size(relid)) "
+            "FROM pg_partition_tree(%s)), pg_total_relation_size(%s)))",
+            (t, t)).fetchone()[0] for t in ("analytics_events", "request_logs", "completions")}
+        rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                for t in ("users", "analytics_events", "request_logs", "completions")}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "memory_gib": round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2, 1),
+        "python": platform.python_version(),
+        "postgresql": pg_settings()["server_version"],
+        "pg_settings": settings,
+        "table_sizes": sizes,
+        "rows": rows,
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} ms"
+
+
+def print_table(figures: list[Figure], repeat: int) -> None:
+    print(f"\n== warm: median of {repeat} calls after one untimed call")
+    print(f"  {'report':19} {'ours':>11} {'plain SQL':>11} {'plain/ours':>10} {'target':>9}"
+          f"  {'':4} {'first call':>11}  same answer")
+    for f in figures:
+        ratio = f"{f.plain_ms / f.ours_ms:.1f}x" if f.ours_ms and f.plain_ms else "-"
+        same = {True: "yes", False: "DIFFERS", None: "-"}[f.same_answer]
+        verdict = "PASS" if f.passed else "FAIL"
+        print(f"  {f.report:19} {_ms(f.ours_ms):>11} {_ms(f.plain_ms):>11} {ratio:>10}"
+              f" {f.target_ms:>6.0f} ms  {verdict}  {_ms(f.ours_first_ms):>11}  {same}")
+        if f.error:
+            print(f"    error: {f.error}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--logs", type=int, default=5_000_000, help="request logs")
+    parser.add_argument("--log-days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=5, help="timed calls per report (5)")
+    parser.add_argument("--timeout", type=float, default=120, help="statement timeout, s")
+    parser.add_argument("--only", choices=list(TARGETS_MS), help="run one report")
+    parser.add_argument("--reuse", action="store_true", help="keep the database's data")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
+    sys.path.insert(0, str(BACKEND))
+    try:
+        pg_settings()
+        seconds = {} if args.reuse else generate(args, dsn)
+        info = machine(dsn)
+        print(f"\n== reports on {info['rows']}", flush=True)
+        figures = run_reports(args, dsn)
+    except (BenchError, psycopg.OperationalError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    command = f"cd {ROOT} && .venv/bin/python bench/insights_scale.py {shlex.join(sys.argv[1:])}"
+    print("\n== machine")
+    for key in ("nproc", "cpu", "postgresql", "pg_settings", "table_sizes", "loadavg_start"):
+        print(f"  {key:15} {info[key]}")
+    print(f"  loadavg end     {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(f"\n== command\n  {command.rstrip()}")
+    if seconds:
+        print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
+    print_table(figures, args.repeat)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"machine": info, "command": command, "argv": sys.argv[1:], "seconds": seconds,
+             "figures": [asdict(f) | {"passed": f.passed} for f in figures]},
+            indent=2, default=str))
+        print(f"\nresults written to {args.json}")
+    return 0 if all(f.passed for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
