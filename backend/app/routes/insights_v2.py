@@ -153,7 +153,10 @@ def get_retention(args: dict[str, Any]) -> Any:
 def get_api_health(args: dict[str, Any]) -> Any:
     """Requests, error rates and latency percentiles per route (and over time for one)"""
     result = api_health.run(
-        period=_period(args), endpoint=args.get("endpoint"), method=args.get("method")
+        period=_period(args),
+        endpoint=args.get("endpoint"),
+        method=args.get("method"),
+        exact=args["exact"],
     )
     return _respond(result, args)
 
