@@ -3,6 +3,7 @@
 from app.models.analytics_event import AnalyticsEvent
 from app.models.base import Base, utcnow
 from app.models.challenge import Challenge, Enrollment
+from app.models.latency_rollup import LatencyRollup, LatencyRollupUser
 from app.models.plan import Completion, Plan
 from app.models.privacy import ErasureAudit, IpHashKey
 from app.models.rejected_event import RejectedEvent
@@ -19,6 +20,8 @@ __all__ = [
     "Enrollment",
     "ErasureAudit",
     "IpHashKey",
+    "LatencyRollup",
+    "LatencyRollupUser",
     "Plan",
     "RejectedEvent",
     "RequestLog",

@@ -56,6 +56,20 @@ class ApiHealthQuery(RangeQuery):
         validate=validate.Length(max=255), metadata={"description": "A route template"}
     )
     method = fields.String(validate=validate.Length(max=10))
+    exact = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "true: latency percentiles computed exactly (percentile_cont) over the raw "
+                "request logs, however many the period holds (seconds over millions). "
+                "false (default): exact when the period holds at most 100,000 requests "
+                "(setting API_HEALTH_EXACT_MAX_REQUESTS); above that they are read from a "
+                "latency histogram, kept up to date as requests arrive, and are within 2% "
+                "(1.99%) of the exact values. Request counts and 4xx/5xx rates are exact "
+                "either way; the response's `percentiles` field says which method answered."
+            )
+        },
+    )
 
 
 class TimelineQuery(FormatQuery):
@@ -217,6 +231,24 @@ class ApiHealthRead(Schema):
     endpoint = fields.String(allow_none=True)
     method = fields.String(allow_none=True)
     series = fields.List(fields.Nested(HealthPointRead), allow_none=True)
+    percentiles = fields.String(
+        validate=validate.OneOf(["exact", "histogram"]),
+        metadata={
+            "description": (
+                "How p50/p95/p99 were computed: exact (percentile_cont over the raw rows) or "
+                "histogram (the latency rollup: log-spaced bins growing by 4%, read at their "
+                "geometric middle)"
+            )
+        },
+    )
+    percentile_error = fields.Float(
+        metadata={
+            "description": (
+                "The largest relative error of any percentile in this document: 0 when "
+                "exact, 0.0199 from the histogram (counts and rates are always exact)"
+            )
+        }
+    )
 
 
 class TimelineItemRead(Schema):
