@@ -287,14 +287,7 @@ def _reconcile_internal(session: Session, folded: int) -> None:
     internal, split = _internal_users(session), _split_users(session)
     gone, new = sorted(split - internal), sorted(internal - split)
     if gone:
-        moved = L.c.internal_user_id.in_(gone)
-        keys = [L.c.grain, L.c.bucket_start, L.c.endpoint, L.c.method, L.c.bin]
-        counts = [func.sum(L.c[name]).label(name) for name in ("requests", "n4xx", "n5xx")]
-        rows = select(*keys, literal_column("0").label("internal_user_id"), *counts)
-        rows = rows.where(moved).group_by(*keys)
-        _add_rows(session, rows.subquery("rows"), postgres=postgres)
-        session.execute(delete(L).where(moved))
-        session.execute(delete(U).where(U.c.user_id.in_(gone)))
+        _merge_back(session, gone, postgres=postgres)
     if new:
         session.execute(insert(U), [{"user_id": user_id} for user_id in new])
         mine = [R.c.user_id.in_(new), R.c.id <= folded]
@@ -314,6 +307,26 @@ def _reconcile_internal(session: Session, folded: int) -> None:
                     L.c.bucket_start <= last,
                 )
             )
+
+
+def _merge_back(session: Session, user_ids: list[int], *, postgres: bool) -> None:
+    """Move these users' counted requests into the shared rows and forget them."""
+    moved = L.c.internal_user_id.in_(user_ids)
+    keys = [L.c.grain, L.c.bucket_start, L.c.endpoint, L.c.method, L.c.bin]
+    counts = [func.sum(L.c[name]).label(name) for name in ("requests", "n4xx", "n5xx")]
+    rows = select(*keys, literal_column("0").label("internal_user_id"), *counts)
+    rows = rows.where(moved).group_by(*keys)
+    _add_rows(session, rows.subquery("rows"), postgres=postgres)
+    session.execute(delete(L).where(moved))
+    session.execute(delete(U).where(U.c.user_id.in_(user_ids)))
+
+
+def forget_user(session: Session, user_id: int) -> None:
+    """Erasure: no rollup row keeps the user's id; their requests stay counted (anonymous,
+    as their request_logs rows stay). Runs in the caller's transaction, after waiting for
+    a fold in progress."""
+    rollup_watermark.claim(session, NAME, None)
+    _merge_back(session, [user_id], postgres=_is_postgres(session))
 
 
 def prune_latency_rollup(before: datetime) -> int:
