@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
+from app.models import User
+from app.services.insights import activity_rollup, latency_rollup
 
 
 @pytest.fixture
@@ -36,4 +38,11 @@ def full_user(client, seeded, auth, query, app, flush_logs):
         )
         db.session.commit()
     flush_logs()
+    with app.app_context():
+        # The rollups hold rows about a user once built: the activity rollup of a zone has
+        # their active days, and an internal user's request latencies are counted apart.
+        db.session.get(User, user.user["id"]).is_internal = True
+        db.session.commit()
+        activity_rollup.refresh(tz="UTC")
+        latency_rollup.fold_latency_rollup()
     return user

@@ -1,5 +1,11 @@
 """Every model, imported so that the metadata (and Alembic) sees all tables."""
 
+from app.models.activity_rollup import (
+    ActivityDayCount,
+    ActivityTypeCount,
+    ActivityUserDay,
+    ActivityZone,
+)
 from app.models.analytics_event import AnalyticsEvent
 from app.models.base import Base, utcnow
 from app.models.challenge import Challenge, Enrollment
@@ -13,6 +19,10 @@ from app.models.user import RevokedToken, User
 from app.models.video import UserLikedVideo, Video
 
 __all__ = [
+    "ActivityDayCount",
+    "ActivityTypeCount",
+    "ActivityUserDay",
+    "ActivityZone",
     "AnalyticsEvent",
     "Base",
     "Challenge",

@@ -10,10 +10,12 @@ from sqlalchemy import Table, delete, func, select, update
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import (
+    ActivityUserDay,
     AnalyticsEvent,
     Completion,
     Enrollment,
     ErasureAudit,
+    LatencyRollupUser,
     RejectedEvent,
     RequestLog,
     RevokedToken,
@@ -22,6 +24,7 @@ from app.models import (
 )
 from app.services import clock
 from app.services.auth_service import verify_password
+from app.services.insights import activity_rollup, latency_rollup
 from app.services.privacy_service import forget_tracking_cache
 
 # Deleted, in this order (children before parents), by their user_id column.
@@ -32,6 +35,8 @@ ERASED_TABLES: tuple[Table, ...] = tuple(
         Enrollment,
         UserLikedVideo,
         AnalyticsEvent,
+        ActivityUserDay,  # after activity_rollup.forget_user took them out of the counters
+        LatencyRollupUser,  # after latency_rollup.forget_user merged their rows back
         RejectedEvent,
         RevokedToken,
     )
@@ -83,6 +88,10 @@ def erase_user(
         db.session.execute(
             select(User.__table__.c.id).where(User.__table__.c.id == user_id).with_for_update()
         )
+        # The activity rollups' counters lose the user's days (their rows go below).
+        activity_rollup.forget_user(session=db.session, user_id=user_id)
+        # An internal user's counted requests join the shared ones (their logs stay, anonymous).
+        latency_rollup.forget_user(db.session, user_id)
         for table in ERASED_TABLES:
             result = db.session.execute(delete(table).where(table.c.user_id == user_id))
             counts[table.name] = result.rowcount or 0

@@ -5,7 +5,8 @@ the app serves (no long lock; on SQLite the single write lock is held one batch 
 time). Progress is reported through a callback (the CLI draws a progress bar).
 On PostgreSQL, where request_logs is partitioned by month, whole months past the cutoff
 are dropped as partitions first; only the rest (the boundary month, the default
-partition) is deleted row by row.
+partition) is deleted row by row. Deleted events are taken out of the activity rollups'
+counts in the same transaction; the latency rollup drops its buckets past the cutoff.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from app.models import AnalyticsEvent, IpHashKey, RejectedEvent, RequestLog
 from app.services import partitions
+from app.services.insights import activity_rollup, latency_rollup
 from app.services.ip_privacy import HASH_PREFIX, KEY_LIFETIME, mask_ip
 
 Progress = Callable[[int], object]
@@ -104,12 +106,21 @@ def prune(
             # The cutoff again in the outer statement lets PostgreSQL skip newer partitions.
             statement = delete(target.table).where(pk.in_(batch), target.column < target.cutoff)
             with engine.begin() as conn:
+                if target.table.name == AnalyticsEvent.__tablename__:
+                    # The activity rollups take these events out of their counts, in the
+                    # transaction that deletes them.
+                    ids = list(conn.scalars(batch))
+                    activity_rollup.forget_events(conn=conn, event_ids=ids)
+                    statement = delete(target.table).where(pk.in_(ids))
                 deleted = conn.execute(statement).rowcount or 0
             total += deleted
             progress(deleted)
             if deleted < batch_size:
                 break
         result.deleted[target.table.name] = total
+        if target.table.name == RequestLog.__tablename__:
+            # After the rows: a fold between the two would count nothing twice or wrongly.
+            latency_rollup.prune_latency_rollup(target.cutoff)
     return result
 
 

@@ -288,6 +288,7 @@ def _reconcile_internal(session: Session, folded: int) -> None:
     gone, new = sorted(split - internal), sorted(internal - split)
     if gone:
         _merge_back(session, gone, postgres=postgres)
+        session.execute(delete(U).where(U.c.user_id.in_(gone)))
     if new:
         session.execute(insert(U), [{"user_id": user_id} for user_id in new])
         mine = [R.c.user_id.in_(new), R.c.id <= folded]
@@ -310,7 +311,7 @@ def _reconcile_internal(session: Session, folded: int) -> None:
 
 
 def _merge_back(session: Session, user_ids: list[int], *, postgres: bool) -> None:
-    """Move these users' counted requests into the shared rows and forget them."""
+    """Move these users' counted requests into the shared rows."""
     moved = L.c.internal_user_id.in_(user_ids)
     keys = [L.c.grain, L.c.bucket_start, L.c.endpoint, L.c.method, L.c.bin]
     counts = [func.sum(L.c[name]).label(name) for name in ("requests", "n4xx", "n5xx")]
@@ -318,13 +319,12 @@ def _merge_back(session: Session, user_ids: list[int], *, postgres: bool) -> Non
     rows = rows.where(moved).group_by(*keys)
     _add_rows(session, rows.subquery("rows"), postgres=postgres)
     session.execute(delete(L).where(moved))
-    session.execute(delete(U).where(U.c.user_id.in_(user_ids)))
 
 
 def forget_user(session: Session, user_id: int) -> None:
     """Erasure: no rollup row keeps the user's id; their requests stay counted (anonymous,
     as their request_logs rows stay). Runs in the caller's transaction, after waiting for
-    a fold in progress."""
+    a fold in progress; the caller deletes their latency_rollup_users row."""
     rollup_watermark.claim(session, NAME, None)
     _merge_back(session, [user_id], postgres=_is_postgres(session))
 

@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    false,
     func,
     literal,
     literal_column,
@@ -48,9 +47,10 @@ def epoch(column: Any) -> ColumnElement[float]:
     return func.insights_epoch(column, type_=Float)
 
 
-def day_key(column: Any, tz: str) -> ColumnElement[int]:
-    """The local date in tz of a UTC timestamp column, as days since 1970-01-01."""
-    if is_postgres():
+def day_key(column: Any, tz: str, *, postgres: bool | None = None) -> ColumnElement[int]:
+    """The local date in tz of a UTC timestamp column, as days since 1970-01-01 (`postgres`:
+    the dialect, when the statement runs elsewhere than on the reports' session)."""
+    if is_postgres() if postgres is None else postgres:
         return cast(cast(func.timezone(tz, column), Date) - _EPOCH_DATE, Integer)
     return func.insights_day_key(column, tz, type_=Integer)
 
@@ -118,9 +118,15 @@ def json_equals(column: Any, key: str, value: Any) -> ColumnElement[bool]:
     return and_(kind.in_(("integer", "real")), func.json_extract(column, path) == value)
 
 
+def internal_user_ids() -> ColumnElement[Any]:
+    """The ids of internal users, as a subquery for IN."""
+    # is_internal is NOT NULL: "= true" says the same as IS NOT FALSE, and uses
+    # ix_users_internal (a partial index WHERE is_internal).
+    return select(User.id).where(User.is_internal).scalar_subquery()
+
+
 def user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
     """Leave internal users out unless the report asks for them."""
     if period.include_internal:
         return literal(True)
-    internal = select(User.id).where(User.is_internal.is_not(false()))
-    return or_(user_id.is_(None), user_id.not_in(internal.scalar_subquery()))
+    return or_(user_id.is_(None), user_id.not_in(internal_user_ids()))

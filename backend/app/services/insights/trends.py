@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services.insights.params import Period
+from app.services.insights import activity_counts, activity_rollup
+from app.services.insights.params import Period, day_number
 from app.services.insights.reader import reader
 from app.services.insights.sql import bucket_key, json_text, user_filter
 
@@ -138,21 +140,57 @@ def _series(
     ]
 
 
+def _series_from_rollup(
+    period: Period, event_types: list[str], counts: dict[tuple[str, int], tuple[int, int]]
+) -> list[TrendSeries]:
+    buckets = period.buckets()
+    return [
+        TrendSeries(
+            event_type=event_type,
+            value=None,
+            other=False,
+            points=[
+                TrendPoint(b.start, b.partial, *counts.get((event_type, b.key), (0, 0)))
+                for b in buckets
+            ],
+        )
+        for event_type in event_types
+    ]
+
+
 def run(
     *,
     period: Period,
     event_types: list[str],
     breakdown: str | None = None,
     compare_previous: bool = False,
+    rollup: bool = True,
 ) -> TrendsResult:
+    """The report; daily buckets without a breakdown come from the zone's activity rollup
+    (unless `rollup` is False or reports read a replica), the rest from raw events."""
+    counts = None
+    if rollup and period.interval == "day" and breakdown is None and reader() is db.session:
+        zone_id = activity_rollup.refresh(tz=period.tz)
+        if zone_id is not None:
+            earliest = period.previous() if compare_previous else period
+            counts = activity_counts.type_counts(
+                zone_id=zone_id,
+                event_types=event_types,
+                first=day_number(earliest.start_date),
+                last=day_number(period.end_date),
+                include_internal=period.include_internal,
+            )
+
+    def series(of: Period) -> list[TrendSeries]:
+        if counts is not None:
+            return _series_from_rollup(of, event_types, counts)
+        return _series(of, event_types, breakdown, top)
+
     top = top_values(period=period, event_types=event_types, key=breakdown) if breakdown else []
-    previous = None
-    if compare_previous:
-        previous = _series(period.previous(), event_types, breakdown, top)
     return TrendsResult(
         period=period,
         event_types=event_types,
         breakdown=breakdown,
-        series=_series(period, event_types, breakdown, top),
-        previous=previous,
+        series=series(period),
+        previous=series(period.previous()) if compare_previous else None,
     )
