@@ -402,6 +402,11 @@ def forget_events(*, conn: Connection, event_ids: list[int]) -> None:
             _unfold(conn, zone_id, tz, EVENTS.c.id.in_(counted))
 
 
+def built_zones() -> list[str]:
+    """The zones whose rollup exists (built, or being built)."""
+    return list(db.session.scalars(select(ZONES.c.tz).order_by(ZONES.c.tz)))
+
+
 def reset(*, session: Session) -> None:
     """Forget every zone's rollup (rows and watermarks): the next report rebuilds it. For
     operators (after a repair of analytics_events by hand, say); nothing calls it."""
