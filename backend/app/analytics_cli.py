@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from app.errors import DomainError
 from app.extensions import db
 from app.services import activity_generator, auth_service, clock, rejected_events, schema_check
-from app.services.insights import activity_rollup, latency_rollup
+from app.services.insights import activity_rollup, event_spans, latency_rollup, progress_rollup
 
 
 # AppGroup: its commands run in an app context under any runner, not only `flask`.
@@ -121,6 +121,7 @@ def rollup_command(zones: tuple[str, ...], rebuild: bool) -> None:
             raise click.BadParameter(f"unknown IANA zone {zone!r}", param_hint="--tz")
     if rebuild:
         activity_rollup.reset(session=db.session)
+        event_spans.reset(session=db.session)
         db.session.commit()
         latency_rollup.reset_latency_rollup()
     targets = list(zones) or sorted(set(activity_rollup.built_zones()) | {"UTC"})
@@ -130,6 +131,12 @@ def rollup_command(zones: tuple[str, ...], rebuild: bool) -> None:
             calls += 1
         click.echo(f"activity {zone}: up to date in {time.monotonic() - started:.1f} s "
                    f"({calls + 1} step(s))")
+    for name, refresh in (("first/last events", event_spans.refresh),
+                          ("challenge progress", progress_rollup.refresh)):
+        started = time.monotonic()
+        while not refresh():  # a first build continues
+            pass
+        click.echo(f"{name}: up to date in {time.monotonic() - started:.1f} s")
     started = time.monotonic()
     result = latency_rollup.fold_latency_rollup()
     click.echo(f"latency: up to date to id {result.folded_to} in "

@@ -6,7 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from app.services.insights import activity_rollup, latency_rollup
+from app.services.insights import activity_rollup, event_spans, latency_rollup, progress_rollup
 
 
 @pytest.fixture
@@ -45,4 +45,5 @@ def full_user(client, seeded, auth, query, app, flush_logs):
         db.session.commit()
         activity_rollup.refresh(tz="UTC")
         latency_rollup.fold_latency_rollup()
+        assert event_spans.refresh() and progress_rollup.refresh()
     return user

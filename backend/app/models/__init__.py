@@ -9,9 +9,11 @@ from app.models.activity_rollup import (
 from app.models.analytics_event import AnalyticsEvent
 from app.models.base import Base, utcnow
 from app.models.challenge import Challenge, Enrollment
+from app.models.event_span import UserEventSpan
 from app.models.latency_rollup import LatencyRollup, LatencyRollupUser
 from app.models.plan import Completion, Plan
 from app.models.privacy import ErasureAudit, IpHashKey
+from app.models.progress_rollup import ProgressCount, ProgressDay, ProgressUser
 from app.models.rejected_event import RejectedEvent
 from app.models.request_log import RequestLog
 from app.models.rollup_state import RollupState
@@ -33,11 +35,15 @@ __all__ = [
     "LatencyRollup",
     "LatencyRollupUser",
     "Plan",
+    "ProgressCount",
+    "ProgressDay",
+    "ProgressUser",
     "RejectedEvent",
     "RequestLog",
     "RollupState",
     "RevokedToken",
     "User",
+    "UserEventSpan",
     "UserLikedVideo",
     "Video",
     "utcnow",

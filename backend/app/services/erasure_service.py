@@ -16,15 +16,18 @@ from app.models import (
     Enrollment,
     ErasureAudit,
     LatencyRollupUser,
+    ProgressDay,
+    ProgressUser,
     RejectedEvent,
     RequestLog,
     RevokedToken,
     User,
+    UserEventSpan,
     UserLikedVideo,
 )
 from app.services import clock
 from app.services.auth_service import verify_password
-from app.services.insights import activity_rollup, latency_rollup
+from app.services.insights import activity_rollup, event_spans, latency_rollup, progress_rollup
 from app.services.privacy_service import forget_tracking_cache
 
 # Deleted, in this order (children before parents), by their user_id column.
@@ -37,6 +40,9 @@ ERASED_TABLES: tuple[Table, ...] = tuple(
         AnalyticsEvent,
         ActivityUserDay,  # after activity_rollup.forget_user took them out of the counters
         LatencyRollupUser,  # after latency_rollup.forget_user merged their rows back
+        UserEventSpan,
+        ProgressDay,  # after progress_rollup.forget_user took them out of the counts
+        ProgressUser,
         RejectedEvent,
         RevokedToken,
     )
@@ -92,6 +98,8 @@ def erase_user(
         activity_rollup.forget_user(session=db.session, user_id=user_id)
         # An internal user's counted requests join the shared ones (their logs stay, anonymous).
         latency_rollup.forget_user(db.session, user_id)
+        event_spans.forget_user(session=db.session, user_id=user_id)
+        progress_rollup.forget_user(session=db.session, user_id=user_id)
         for table in ERASED_TABLES:
             result = db.session.execute(delete(table).where(table.c.user_id == user_id))
             counts[table.name] = result.rowcount or 0

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from app.models import AnalyticsEvent, IpHashKey, RejectedEvent, RequestLog
 from app.services import partitions
-from app.services.insights import activity_rollup, latency_rollup
+from app.services.insights import activity_rollup, event_spans, latency_rollup
 from app.services.ip_privacy import HASH_PREFIX, KEY_LIFETIME, mask_ip
 
 Progress = Callable[[int], object]
@@ -118,6 +119,11 @@ def prune(
             if deleted < batch_size:
                 break
         result.deleted[target.table.name] = total
+        if target.table.name == AnalyticsEvent.__tablename__ and total:
+            # Users' first and last events may be gone: rebuilt by the next report.
+            with Session(engine) as session:
+                event_spans.reset(session=session)
+                session.commit()
         if target.table.name == RequestLog.__tablename__:
             # After the rows: a fold between the two would count nothing twice or wrongly.
             latency_rollup.prune_latency_rollup(target.cutoff)

@@ -3,15 +3,21 @@
 Each user enters at their first step-1 event in the period; each later step is the
 first matching event at or after the previous step's (strictly after it when the
 two steps are the same definition) and within the window from step 1.
+
+One statement: a MATERIALIZED CTE per step, each joining the previous step's users to the
+events of its own type once, over the only time range its events can have (from the
+period's start to its end plus the window), which the (event_type, occurred_at, user_id)
+index serves without visiting the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal_column, select, union_all
 
 from app.config import SERVER_EVENT_TYPES
 from app.models import AnalyticsEvent
@@ -97,41 +103,62 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def run(*, period: Period, steps: list[Step], window_days: int = 14) -> FunnelResult:
+    window = window_days * 86400
     first = (
         select(E.user_id, func.min(E.occurred_at).label("t"))
         .where(
-            *_matches(steps[0]),
-            E.occurred_at >= period.utc_start,
-            E.occurred_at < period.utc_end,
-            user_filter(period, E.user_id),
+            *_matches(steps[0]), E.occurred_at >= period.utc_start, E.occurred_at < period.utc_end
         )
         .group_by(E.user_id)
         .subquery("step0")
     )
-    stage = select(first.c.user_id, first.c.t.label("t1"), first.c.t).subquery("stage0")
-    counts = [(reader().scalar(select(func.count()).select_from(stage)) or 0, None)]
+    stage = (
+        select(first.c.user_id, first.c.t.label("t1"), first.c.t)
+        .where(user_filter(period, first.c.user_id))  # per user, not per event
+        .cte("stage0")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    parts = [
+        select(
+            literal_column("0").label("step"),
+            func.count().label("users"),
+            literal_column("NULL").label("median"),
+        ).select_from(stage)
+    ]
+    # Every later event is at or after step 1 (so after the period's start) and within
+    # the window of a step 1 in the period: bounds the index can seek to.
+    latest = period.utc_end + timedelta(days=window_days)
     for i in range(1, len(steps)):
         after = (
             E.occurred_at > stage.c.t if steps[i] == steps[i - 1] else E.occurred_at >= stage.c.t
         )
-        reached = (
+        stage = (
+            # One row per user in every stage: t1 and prev are the user's, grouped by user.
             select(
-                stage.c.user_id,
-                stage.c.t1,
-                stage.c.t.label("prev"),
+                E.user_id,
+                func.min(stage.c.t1).label("t1"),
+                func.min(stage.c.t).label("prev"),
                 func.min(E.occurred_at).label("t"),
             )
             .join(E, and_(E.user_id == stage.c.user_id, *_matches(steps[i]), after))
-            .where(epoch(E.occurred_at) - epoch(stage.c.t1) <= window_days * 86400)
-            .group_by(stage.c.user_id, stage.c.t1, stage.c.t)
-            .subquery(f"reached{i}")
+            .where(E.occurred_at >= period.utc_start, E.occurred_at <= latest)
+            .group_by(E.user_id)  # the events' column: its statistics size the groups
+            # The first event after prev is in the window, or none after prev is.
+            .having(epoch(func.min(E.occurred_at)) - epoch(func.min(stage.c.t1)) <= window)
+            .cte(f"stage{i}")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        gap = select((epoch(reached.c.t) - epoch(reached.c.prev)).label("seconds")).subquery(
-            f"gap{i}"
+        gap = select((epoch(stage.c.t) - epoch(stage.c.prev)).label("seconds")).subquery(f"gap{i}")
+        parts.append(
+            select(
+                literal_column(str(i)).label("step"),
+                func.count().label("users"),
+                percentile(0.5, gap.c.seconds).label("median"),
+            )
         )
-        row = reader().execute(select(func.count(), percentile(0.5, gap.c.seconds))).one()
-        counts.append((row[0], None if row[1] is None else round(float(row[1]), 3)))
-        stage = select(reached.c.user_id, reached.c.t1, reached.c.t).subquery(f"stage{i}")
+    counts: list[tuple[int, float | None]] = [(0, None)] * len(steps)
+    for i, users, median in reader().execute(union_all(*parts)):
+        counts[i] = (users, None if median is None else round(float(median), 3))
     top = counts[0][0]
     result = []
     for i, (step, (users, median)) in enumerate(zip(steps, counts, strict=True)):
