@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -93,3 +95,21 @@ def _has_sequence(conn) -> bool:  # type: ignore[no-untyped-def]
             text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sqlite_sequence'")
         ).scalar()
     )
+
+
+def wait_until_lock_awaited(engine: Engine, table: str, timeout: float = 10.0) -> bool:
+    """True once some PostgreSQL session is waiting for a lock on `table` (pg_locks), False
+    after `timeout`: lets a test see that a call blocks, without guessing a sleep."""
+    query = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = :table AND NOT l.granted"
+    )
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(query, {"table": table}).scalar_one()
+            conn.rollback()
+            if waiting:
+                return True
+            time.sleep(0.01)
+    return False

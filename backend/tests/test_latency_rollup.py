@@ -29,6 +29,7 @@ from app.services.insights.latency_rollup import (
 )
 from app.services.insights.params import build_period
 from app.services.insights.sql import percentile
+from tests import services as svc
 from tests.insights_data import BERLIN, add_user, get
 
 L = LatencyRollup
@@ -458,10 +459,12 @@ def test_high_id_waits_for_an_open_insert_into_partitioned_request_logs(app: Fla
         folder = threading.Thread(target=fold)
         folder.start()
         opened.wait()
-        folder.join(timeout=0.3)
-        assert folder.is_alive(), "the fold read its high id while an insert was open"
-        transaction.commit()
-        connection.close()
+        try:
+            blocked = svc.wait_until_lock_awaited(db.engine, LOGS.name)
+            assert blocked and folder.is_alive(), "the fold read its high id during an open insert"
+        finally:  # a failure must not leave the insert open (teardown would wait on it)
+            transaction.commit()
+            connection.close()
         folder.join(timeout=10)
         assert result["fold"].folded_to == inserted
         total = db.session.scalar(select(func.sum(L.requests)).where(L.grain == 1440))

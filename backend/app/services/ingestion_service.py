@@ -17,7 +17,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
@@ -26,7 +25,7 @@ from app import metrics
 from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services import rejected_events
+from app.services import rejected_events, upsert
 from app.services.ingestion import EventRefused, IngestPolicy, PreparedEvent, prepare_batch_event
 from app.services.privacy_service import tracking_allowed
 
@@ -71,9 +70,8 @@ class BatchResult:
 
 def insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> Insert:
     """`INSERT ... ON CONFLICT (user_id, event_id) DO NOTHING` in the connection's dialect."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return (
-        module.insert(_events)
+        upsert.insert(conn, _events)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
     )

@@ -26,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import RollupState
+from app.services import upsert
 
 # How long a fold waits for open inserts before giving up (it then folds nothing new).
 LOCK_TIMEOUT_MS = 2000
@@ -100,7 +100,7 @@ def reset(session: Session, name_prefix: str) -> None:
 
 
 def _ensure_row(session: Session, name: str) -> None:
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
-        module.insert(RollupState).values(name=name, folded_id=0).on_conflict_do_nothing()
+        upsert.insert(session, RollupState).values(name=name, folded_id=0)
+        .on_conflict_do_nothing()
     )

@@ -52,7 +52,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -65,7 +64,7 @@ from app.models import (
     AnalyticsEvent,
     RollupState,
 )
-from app.services import rollup_watermark
+from app.services import rollup_watermark, upsert
 from app.services.insights.sql import day_key
 
 PREFIX = "activity:"
@@ -145,7 +144,7 @@ def refresh(*, tz: str) -> int | None:
 def _create_zone(session: Session, tz: str) -> int:
     # Committed before any fold: an erasure locks every committed state row, so it waits
     # for (or is waited for by) this zone's folds; an uncommitted row would escape it.
-    session.execute(_insert(session.connection(), ZONES).values(tz=tz).on_conflict_do_nothing())
+    session.execute(upsert.insert(session, ZONES).values(tz=tz).on_conflict_do_nothing())
     rollup_watermark.claim(session, PREFIX + tz, None)
     session.commit()
     return session.execute(select(ZONES.c.id).where(ZONES.c.tz == tz)).scalar_one()
@@ -333,24 +332,9 @@ def _count_days(
     _add(conn, DAY_COUNTS, totals, ["zone_id", "day"])
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
-
-
 def _add(conn: Connection, table: Table, rows: Select[Any], keys: list[str]) -> None:
     """INSERT rows, adding their values to the existing row of the same key."""
-    names = [c.name for c in rows.selected_columns]
-    # SQLite: an INSERT ... SELECT before ON CONFLICT needs a WHERE (its parser's ambiguity).
-    source = rows.subquery("source")
-    # In key order: a big fold then fills the primary key's pages one after another.
-    ordered = select(source).where(literal(True)).order_by(*(source.c[k] for k in keys))
-    statement = _insert(conn, table).from_select(names, ordered)
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c: table.c[c] + statement.excluded[c] for c in names if c not in keys},
-    )
-    conn.execute(statement)
+    upsert.add_counts(conn, table, rows, keys, in_key_order=True)
 
 
 def _lock_all(conn: Connection) -> None:

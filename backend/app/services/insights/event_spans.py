@@ -25,14 +25,13 @@ from datetime import date, datetime, timedelta
 from datetime import time as wall_time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, literal, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import AnalyticsEvent, RollupState, UserEventSpan
-from app.services import rollup_watermark
+from app.services import rollup_watermark, upsert
 
 NAME = "event_spans"
 EVENTS: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
@@ -96,11 +95,7 @@ def _fold(conn: Connection, span: rollup_watermark.Span) -> None:
         .group_by(e.user_id, e.event_type)
         .subquery("source")
     )
-    module = postgresql if postgres else sqlite
-    # SQLite: an INSERT ... SELECT before ON CONFLICT needs a WHERE (its parser's ambiguity).
-    statement = module.insert(SPANS).from_select(
-        ["user_id", "event_type", "first_at", "last_at"], select(rows).where(literal(True))
-    )
+    statement = upsert.insert_from(conn, SPANS, select(rows))
     # SQLite's two-argument min() and max() are PostgreSQL's least() and greatest().
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
     statement = statement.on_conflict_do_update(

@@ -56,13 +56,12 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
 from app.models import LatencyRollup, LatencyRollupUser, RequestLog, User
-from app.services import rollup_watermark
+from app.services import rollup_watermark, upsert
 
 NAME = "latency"  # the rollup_state row
 RATIO = 1.04
@@ -241,19 +240,12 @@ def _upsert(session: Session, quarters: Any, *, postgres: bool) -> None:
             func.sum(q.c.n5xx).label("n5xx"),
         ).group_by(start, *keys)
         parts.append(part)
-    _add_rows(session, union_all(*parts).subquery("rows"), postgres=postgres)
+    _add_rows(session, union_all(*parts))
 
 
-def _add_rows(session: Session, rows: Any, *, postgres: bool) -> None:
-    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
-    source = select(*rows.c).where(true())
-    dialect = postgresql if postgres else sqlite
-    stmt = dialect.insert(L).from_select([c.name for c in rows.c], source)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.name for c in L.primary_key.columns],
-        set_={name: L.c[name] + stmt.excluded[name] for name in ("requests", "n4xx", "n5xx")},
-    )
-    session.execute(stmt)
+def _add_rows(session: Session, rows: Any) -> None:
+    """Add the rows' counts to the rollup (a new row, or added to the row of its key)."""
+    upsert.add_counts(session, L, rows, [c.name for c in L.primary_key.columns])
 
 
 def _fold_span(session: Session, span: rollup_watermark.Span) -> None:
@@ -287,7 +279,7 @@ def _reconcile_internal(session: Session, folded: int) -> None:
     internal, split = _internal_users(session), _split_users(session)
     gone, new = sorted(split - internal), sorted(internal - split)
     if gone:
-        _merge_back(session, gone, postgres=postgres)
+        _merge_back(session, gone)
         session.execute(delete(U).where(U.c.user_id.in_(gone)))
     if new:
         session.execute(insert(U), [{"user_id": user_id} for user_id in new])
@@ -310,14 +302,14 @@ def _reconcile_internal(session: Session, folded: int) -> None:
             )
 
 
-def _merge_back(session: Session, user_ids: list[int], *, postgres: bool) -> None:
+def _merge_back(session: Session, user_ids: list[int]) -> None:
     """Move these users' counted requests into the shared rows."""
     moved = L.c.internal_user_id.in_(user_ids)
     keys = [L.c.grain, L.c.bucket_start, L.c.endpoint, L.c.method, L.c.bin]
     counts = [func.sum(L.c[name]).label(name) for name in ("requests", "n4xx", "n5xx")]
     rows = select(*keys, literal_column("0").label("internal_user_id"), *counts)
     rows = rows.where(moved).group_by(*keys)
-    _add_rows(session, rows.subquery("rows"), postgres=postgres)
+    _add_rows(session, rows)
     session.execute(delete(L).where(moved))
 
 
@@ -326,7 +318,7 @@ def forget_user(session: Session, user_id: int) -> None:
     as their request_logs rows stay). Runs in the caller's transaction, after waiting for
     a fold in progress; the caller deletes their latency_rollup_users row."""
     rollup_watermark.claim(session, NAME, None)
-    _merge_back(session, [user_id], postgres=_is_postgres(session))
+    _merge_back(session, [user_id])
 
 
 def prune_latency_rollup(before: datetime) -> int:

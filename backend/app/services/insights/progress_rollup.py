@@ -34,7 +34,6 @@ from sqlalchemy import (
     and_,
     delete,
     func,
-    literal,
     literal_column,
     select,
     text,
@@ -43,7 +42,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -56,7 +54,7 @@ from app.models import (
     ProgressUser,
     RollupState,
 )
-from app.services import rollup_watermark
+from app.services import rollup_watermark, upsert
 from app.services.insights.sql import date_key, internal_user_ids
 
 PREFIX = "progress:"
@@ -224,18 +222,8 @@ def _contributions(scope: FromClause, *, sign: int) -> list[Select[Any]]:
 
 def _add(conn: Connection, parts: list[Select[Any]]) -> None:
     """Add the rows' users to the counters (INSERT, or add to the existing row)."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    source = union_all(*parts).subquery("source")
-    # SQLite: an INSERT ... SELECT before ON CONFLICT needs a WHERE (its parser's ambiguity).
-    statement = module.insert(COUNTS).from_select(
-        ["challenge_id", "start_day", "kind", "day", "users"],
-        select(source).where(literal(True)),
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["challenge_id", "start_day", "kind", "day"],
-        set_={"users": COUNTS.c.users + statement.excluded.users},
-    )
-    conn.execute(statement)
+    keys = ["challenge_id", "start_day", "kind", "day"]
+    upsert.add_counts(conn, COUNTS, select(union_all(*parts).subquery("source")), keys)
 
 
 def forget_user(*, session: Session, user_id: int) -> None:
