@@ -93,7 +93,7 @@ def run_wrk(cmd: list[str], prefix: str) -> dict[str, float]:
 
 def measure_max(args: argparse.Namespace, log_dir: Path) -> dict[str, object]:
     key_prefix = f"ibench-{os.getpid()}-{int(time.time())}"
-    env = server_env(key_prefix=key_prefix, workers=args.workers)
+    env = server_env(key_prefix=key_prefix, workers=args.workers, threads=args.threads)
     server = Gunicorn(env=env, port=free_port(), workers=args.workers,
                       log_path=log_dir / "max.log")
     server.start()
@@ -178,7 +178,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=20, help="measured seconds (20)")
     p.add_argument("--warmup", type=float, default=3, help="warm-up seconds (3)")
-    p.add_argument("--workers", type=int, default=6, help="gunicorn sync workers (6)")
+    p.add_argument("--workers", type=int, default=6, help="gunicorn workers (6)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per worker (1: sync workers; more: gthread, with keep-alive)")
     p.add_argument("--connections", type=int, default=12, help="wrk connections (12)")
     p.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--insert-seconds", type=float, default=5, help="naive INSERT loop (5)")

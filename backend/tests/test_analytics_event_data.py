@@ -175,3 +175,15 @@ def test_unknown_field_named_with_a_lone_surrogate_is_refused(client, auth, quer
 def test_event_data_number_too_large_for_a_double_is_refused(client, auth, query):
     body = '{"event_type":"app_opened","event_data":{"n":1e400}}'
     assert_422(post_raw(client, body, auth().headers), query, "finite")
+
+
+def test_event_data_integers_beyond_64_bits_are_stored_exactly(client, auth, query):
+    # The fast JSON parser reads such integers as floats; the body parser must not.
+    body = ('{"event_type":"app_opened","event_data":'
+            '{"big":123456789012345678901234567890,"neg":-18446744073709551617,"f":0.1}}')
+    r = post_raw(client, body, auth().headers)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert r.get_json()["event_data"]["big"] == 123456789012345678901234567890
+    assert stored_events(query) == [
+        {"big": 123456789012345678901234567890, "neg": -18446744073709551617, "f": 0.1}
+    ]

@@ -12,6 +12,7 @@ from tests.ingest_support import (
     BATCH,
     NOW,
     TRACK,
+    as_json,
     event,
     event_count,
     new_id,
@@ -48,6 +49,15 @@ def test_batch_of_good_events_is_all_accepted_and_stored_once(client, auth, quer
         created = row[2] if isinstance(row[2], datetime) else datetime.fromisoformat(row[2])
         assert created.replace(tzinfo=created.tzinfo or UTC) == received
     assert rejected(query) == []
+
+
+def test_batch_event_data_keeps_integers_beyond_64_bits_exactly(client, auth, query):
+    user = auth()
+    data = {"big": 2**70, "neg": -(2**64) - 1, "small": 3, "f": 12.5}
+    r = post_batch(client, user.headers, [event("app_opened", data), event("app_opened")])
+    assert statuses(r) == ["accepted", "accepted"]
+    rows = query("SELECT event_data FROM analytics_events ORDER BY id")
+    assert [as_json(row[0]) for row in rows] == [data, {}]
 
 
 def test_mixed_batch_answers_each_event_in_order(client, auth, query):

@@ -41,7 +41,8 @@ def test_export_contains_every_row_of_every_table(client, full_user, query):
     own_log = "endpoint <> '/api/v2/me/data'"
     for section, (table, key) in SECTION_TABLES.items():
         where = f"user_id = :u AND {own_log}" if table == "request_logs" else "user_id = :u"
-        stored = sorted(row[0] for row in query(f"SELECT {key} FROM {table} WHERE {where}", {"u": uid}))
+        rows = query(f"SELECT {key} FROM {table} WHERE {where}", {"u": uid})
+        stored = sorted(row[0] for row in rows)
         assert stored, f"the fixture left {table} empty"
         exported = doc[section]
         if table == "request_logs":

@@ -7,11 +7,13 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Request, current_app, g, json
+from flask import Request, current_app, g
 from flask_jwt_extended import verify_jwt_in_request
 from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from app import json_codec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +79,7 @@ class JsonParser(FlaskParser):
         if not data:
             return core.missing
         try:
-            return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+            return json_codec.loads(data, parse_constant=_reject_constant)
         except RecursionError:
             # Valid JSON, only too deep for the parser: a validation error, not a syntax one.
             abort(422, messages={"json": ["The body is nested too deeply."]})

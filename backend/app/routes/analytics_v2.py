@@ -14,7 +14,7 @@ from flask_limiter import RequestLimit
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import HTTPException
 
-from app import metrics
+from app import json_codec, metrics
 from app.errors import Forbidden, ServiceUnavailable
 from app.extensions import limiter
 from app.routes._common import ApiBlueprint, auth_required, cached_json_body, write_limit
@@ -218,9 +218,10 @@ def batch(data: dict[str, Any]) -> Any:
     )
     # Already in BatchRead's shape (plain strings, ints, booleans): answered as is, which
     # spares marshmallow a dump of 100 nested results per call.
-    return current_app.json.response({
+    body = json_codec.response_body({
         "accepted": result.accepted,
         "duplicate": result.duplicate,
         "rejected": result.rejected,
         "results": [_result(r) for r in result.results],
     })
+    return current_app.response_class(body, mimetype="application/json")

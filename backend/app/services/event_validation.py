@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from math import isfinite
 from typing import Any
+
+from app import json_codec
 
 MAX_EVENT_DATA_BYTES = 8 * 1024
 MAX_EVENT_DATA_DEPTH = 8
 _TOO_DEEP = f"event_data is nested deeper than {MAX_EVENT_DATA_DEPTH} levels."
-# Built once: json.dumps with options builds a new encoder at every call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class EventDataError(ValueError):
@@ -75,14 +76,11 @@ def event_data_json(event_data: Any) -> str:
     """
     if not isinstance(event_data, dict):
         raise EventDataError("event_data must be a JSON object.")
-    text: str | None = None
-    if _plain(event_data, 1):
-        try:
-            text = _COMPACT.encode(event_data)
-            size = len(text) if text.isascii() else len(text.encode("utf-8"))
-        except (ValueError, UnicodeEncodeError):  # non-finite float, lone surrogate
-            text = None
-    if text is None:
+    encoded = json_codec.dumps_compact(event_data) if _plain(event_data, 1) else None
+    if encoded is not None:
+        size = len(encoded)
+        text = encoded.decode("utf-8")
+    else:
         _walk(event_data, 1, "event_data")
         text = json.dumps(event_data, separators=(",", ":"), ensure_ascii=False)
         size = len(text.encode("utf-8"))
@@ -96,9 +94,8 @@ def event_data_json(event_data: Any) -> str:
 
 
 def _plain(value: Any, depth: int) -> bool:
-    """True when value surely passes _walk (exact JSON types, no NUL, depth within bounds).
-
-    Lone surrogates and non-finite floats are left to json.dumps/encode to notice.
+    """True when value surely passes _walk (exact JSON types, no NUL, finite floats, depth
+    within bounds). Lone surrogates and huge integers are left to the encoder to notice.
     """
     if depth > MAX_EVENT_DATA_DEPTH:
         return False
@@ -115,6 +112,9 @@ def _plain(value: Any, depth: int) -> bool:
         elif kind is dict or kind is list:
             if not _plain(item, depth + 1):
                 return False
-        elif not (kind is int or kind is float or kind is bool or item is None):
+        elif kind is float:
+            if not isfinite(item):
+                return False
+        elif not (kind is int or kind is bool or item is None):
             return False
     return True

@@ -1,0 +1,64 @@
+"""Fast JSON for the ingestion path (orjson), with the standard library's exact behaviour.
+
+orjson parses and writes JSON several times faster than the standard library, but
+differs from it at the edges, so each function here takes orjson's answer only where
+the two agree and otherwise does what the standard library does:
+
+- integers beyond 64 bits: orjson reads them as floats (lossy) and cannot write them;
+- lone surrogates (``"\\ud800"``): orjson refuses them, the standard library keeps them;
+- numbers beyond a double (``1e400``): orjson refuses them, the standard library reads inf;
+- NaN and Infinity: orjson writes them as null.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+# An integer literal beyond 64 bits has at least 19 digits in a row; so do some long
+# fractions, which then merely take the standard library's (identical) path.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def loads(data: bytes, *, parse_constant: Any = None) -> Any:
+    """json.loads(data.decode("utf-8"), parse_constant=...), with its errors, but faster.
+
+    parse_constant is only consulted for NaN/Infinity literals, which orjson refuses: those
+    bodies always take the standard library's path, as does anything else orjson refuses.
+    """
+    if not _LONG_DIGITS.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode("utf-8"), parse_constant=parse_constant)
+
+
+def dumps_compact(value: Any) -> bytes | None:
+    """Compact UTF-8 JSON of a value, or None where orjson and the standard library differ.
+
+    The caller must have made sure the value holds only dict, list, str, int, float, bool
+    and None (no subclasses) and no NaN or infinity (which orjson writes as null). None
+    (not an exception) for lone surrogates, integers beyond 64 bits and non-string keys:
+    the caller then takes the standard library's path, which decides what those mean.
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def response_body(value: Any) -> bytes:
+    """A response document (plain JSON types only) as compact UTF-8 JSON, newline-ended."""
+    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+
+
+Fragment = orjson.Fragment  # JSON text embedded as is by dumps_events
+
+
+def dumps_events(rows: list[dict[str, Any]]) -> str:
+    """Rows of str, datetime (RFC 3339) and Fragment values as one JSON array's text."""
+    return orjson.dumps(rows).decode("utf-8")
