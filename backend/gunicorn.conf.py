@@ -23,14 +23,17 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-# Sync workers block on the database, so a few more workers than cores keep the CPUs busy;
-# gunicorn's own advice is 2 * cores + 1. Each worker holds its own database pool (up to 15
-# connections: SQLAlchemy's 5 + 10 overflow) plus one request-log writer connection, so
-# mind PostgreSQL's max_connections when raising WEB_CONCURRENCY.
+# A request spends part of its time waiting on PostgreSQL and Redis, so a few more workers
+# than cores keep the CPUs busy (gunicorn's advice: 2 * cores + 1), and each worker runs
+# GUNICORN_THREADS threads (gthread; 1 gives the plain sync worker). Threads also keep
+# client connections alive between requests, which sync workers cannot. Measured on 2
+# cores (bench/ingest.py, docs/PERFORMANCE.md): 5 workers x 3 threads took about 15% more
+# batch events per second than 6 sync workers. Each worker holds its own database pool
+# (up to 15 connections: SQLAlchemy's 5 + 10 overflow; a thread holds one at a time) plus
+# one request-log writer connection, so mind PostgreSQL's max_connections when raising
+# WEB_CONCURRENCY.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores() + 1))
-# GUNICORN_THREADS > 1 turns each worker into a gthread worker (threads share its pool
-# and its request-log writer); 1 keeps the plain sync worker the benchmarks measured.
-threads = int(os.environ.get("GUNICORN_THREADS", 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 3))
 worker_class = "gthread" if threads > 1 else "sync"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")  # behind a reverse proxy
 

@@ -67,8 +67,9 @@ def total_cpu(pids: list[int]) -> dict[int, float]:
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two samples by the processes present in both."""
-    return sum(after[pid] - before[pid] for pid in before if pid in after)
+    """CPU used between two samples: by the processes present in both, and all of the CPU
+    of those that started in between (a process gone before `after` is not seen)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 # -- wrk ----------------------------------------------------------------------------------

@@ -178,11 +178,11 @@ def user_ids(emails: list[str]) -> list[int]:
     return [r[0] for r in rows]
 
 
-def run_soak(*, rate: float, seconds: float, workers: int, log_dir: Path,
+def run_soak(*, rate: float, seconds: float, workers: int, threads: int, log_dir: Path,
              challenge: Callable[[str, str], int], make_user: Callable[..., str]) -> dict:
     """The mixed load at `rate` events/s in batches; the checks' results (and "ok")."""
     key_prefix = f"isoak-{os.getpid()}-{int(time.time())}"
-    server = Gunicorn(env=server_env(key_prefix=key_prefix, workers=workers),
+    server = Gunicorn(env=server_env(key_prefix=key_prefix, workers=workers, threads=threads),
                       port=free_port(), workers=workers, log_path=log_dir / "soak.log")
     server.start()
     run_id = secrets.token_hex(4)
@@ -197,7 +197,7 @@ def run_soak(*, rate: float, seconds: float, workers: int, log_dir: Path,
         procs_n = min(16, max(4, math.ceil(calls / 25)))
         print(f"\n== soak: {rate:.0f} events/s in batches ({calls:.0f} calls/s: batches, "
               f"10% resent; plan views; /track), {procs_n} generator processes, "
-              f"{seconds:g} s, {workers} workers", flush=True)
+              f"{seconds:g} s, {workers} workers x {threads} threads", flush=True)
         ctx = multiprocessing.get_context("fork")
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()

@@ -98,6 +98,9 @@ def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
         JWT_ACCESS_TOKEN_EXPIRES="86400",
         REQUEST_LOG_ENABLED="true" if logging else "false",
         WEB_CONCURRENCY=str(WORKERS),
+        # Sync workers, as the figures in docs/PERFORMANCE.md (request logging's cost) were
+        # measured; the production default is gthread (backend/gunicorn.conf.py).
+        GUNICORN_THREADS="1",
         GUNICORN_LOG_LEVEL="info",  # worker_exit reports the writers' counters
     )
     return env

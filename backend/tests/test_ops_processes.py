@@ -164,9 +164,13 @@ def _ip(n: int) -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
-def test_sigterm_under_load_keeps_a_log_row_for_every_answered_request(start_gunicorn, database):
+@pytest.mark.parametrize("threads", ["3", "1"], ids=["gthread", "sync"])
+def test_sigterm_under_load_keeps_a_log_row_for_every_answered_request(
+    start_gunicorn, database, threads
+):
     server = start_gunicorn(
         workers=2,
+        GUNICORN_THREADS=threads,  # the default gthread worker, and the plain sync worker
         REQUEST_LOG_FLUSH_INTERVAL="30",  # rows stay queued until the workers exit
         TRUSTED_PROXIES="1",  # X-Forwarded-For names each request: a unique address
         IP_MODE="full",
