@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -10,9 +9,10 @@ from flask_sqlalchemy import SQLAlchemy
 from app.models.base import Base
 from app.openapi import ProblemApi
 from app.ratelimit_keys import user_or_ip_key
+from app.verified_tokens import CachingJWTManager
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = JWTManager()
+jwt = CachingJWTManager()
 limiter = Limiter(key_func=user_or_ip_key, default_limits=[])
 api = ProblemApi()
