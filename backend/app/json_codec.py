@@ -52,8 +52,15 @@ def dumps_compact(value: Any) -> bytes | None:
 
 
 def response_body(value: Any) -> bytes:
-    """A response document (plain JSON types only) as compact UTF-8 JSON, newline-ended."""
-    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    """A response document (plain JSON types) as compact JSON, newline-ended.
+
+    Text a client sent may come back in it (a batch echoes event_ids): a lone surrogate
+    there is written as the standard library writes it, as a \\udXXX escape.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 Fragment = orjson.Fragment  # JSON text embedded as is by dumps_events

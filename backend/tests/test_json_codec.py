@@ -68,3 +68,10 @@ def test_dumps_events_embeds_fragments_and_writes_times_with_offsets():
     at = datetime(2026, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
     text = json_codec.dumps_events([{"d": json_codec.Fragment('{"k":1}'), "o": at}])
     assert json.loads(text) == [{"d": {"k": 1}, "o": "2026-03-01T09:00:00.250000+00:00"}]
+
+
+def test_response_body_writes_what_orjson_cannot_as_escapes():
+    assert json_codec.response_body({"a": "é", "n": 1}) == '{"a":"é","n":1}\n'.encode()
+    body = json_codec.response_body({"event_id": "x\ud800", "n": 2**70})
+    assert body == b'{"event_id":"x\\ud800","n":1180591620717411303424}\n'
+    assert json.loads(body) == {"event_id": "x\ud800", "n": 2**70}
