@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import random
@@ -27,6 +26,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import in_process
+from in_process import count_statements, environ
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
@@ -100,45 +102,10 @@ def bodies(n: int, size: int, seed: int) -> list[bytes]:
     ]
 
 
-def environ(token: str, body: bytes) -> dict[str, Any]:
-    return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v2/analytics/batch", "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Bearer {token}", "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)), "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-        "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
-    }
-
-
 def drive(app: Any, token: str, batch_bodies: list[bytes]) -> None:
-    statuses: list[str] = []
-
-    def start_response(status: str, _headers: Any, _exc: Any = None) -> None:
-        statuses.append(status)
-
-    for body in batch_bodies:
-        out = app(environ(token, body), start_response)
-        for _chunk in out:
-            pass
-        if hasattr(out, "close"):
-            out.close()
-    if not all(s.startswith("200") for s in statuses):
-        raise SystemExit(f"unexpected statuses: {set(statuses)}")
-
-
-def count_statements(app: Any) -> list[int]:
-    from sqlalchemy import event
-
-    from app.extensions import db
-
-    counter = [0]
-    with app.app_context():
-        event.listen(
-            db.engine, "before_cursor_execute", lambda *a: counter.__setitem__(0, counter[0] + 1)
-        )
-    return counter
+    in_process.drive(
+        app, (environ("POST", "/api/v2/analytics/batch", token, body) for body in batch_bodies)
+    )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from harness import BenchError, Gunicorn, free_port
 from ingest_support import PSYCOPG_DSN, batch_body, client_event, iso, server_env, vm_rss_kib
@@ -58,8 +59,8 @@ def generator(port: int, tokens: list[str], rate: float, deadline: float, seed: 
     unknown: set[str] = set()  # sent, but no answer came back (connection error)
     counts: Counter[str] = Counter()
     problems: list[str] = []
-    last_batch: tuple[str, bytes] | None = None
-    last_track: tuple[str, bytes] | None = None
+    last_batch: tuple[str, bytes, list[str]] | None = None
+    last_track: tuple[str, bytes, str] | None = None
     interval = 1.0 / rate
     next_at = time.monotonic()
     late = 0.0
@@ -80,10 +81,11 @@ def generator(port: int, tokens: list[str], rate: float, deadline: float, seed: 
             if roll < 1.0:
                 resend = last_batch is not None and rng.random() < RESEND
                 if resend:
-                    token, body = last_batch  # type: ignore[misc]
+                    token, body, ids = last_batch  # type: ignore[misc]
                 else:
-                    body = json.dumps(batch_body(rng)).encode()
-                ids = [e["event_id"] for e in json.loads(body)["events"]]
+                    doc = batch_body(rng)
+                    body = orjson.dumps(doc)
+                    ids = [e["event_id"] for e in doc["events"]]
                 kind = "batch_resend" if resend else "batch"
                 try:
                     status, raw = _call(conn, "POST", "/api/v2/analytics/batch", token, body)
@@ -91,7 +93,7 @@ def generator(port: int, tokens: list[str], rate: float, deadline: float, seed: 
                     unknown.update(ids)
                     raise
                 if status == 200:
-                    results = json.loads(raw)["results"]
+                    results = orjson.loads(raw)["results"]
                     for event_id, result in zip(ids, results, strict=True):
                         if result["event_id"] != event_id:
                             problems.append(f"result out of order: {result}")
@@ -103,18 +105,18 @@ def generator(port: int, tokens: list[str], rate: float, deadline: float, seed: 
                             if len(problems) < 5:
                                 problems.append(f"{kind}: {result}")
                     counts[f"{kind}_events"] += len(ids)
-                    last_batch = (token, body)
+                    last_batch = (token, body, ids)
                 else:
                     unknown.update(ids)
             elif roll < 1.1:
                 resend = last_track is not None and rng.random() < RESEND
                 if resend:
-                    token, body = last_track  # type: ignore[misc]
+                    token, body, event_id = last_track  # type: ignore[misc]
                 else:
                     now_iso = iso(datetime.now(UTC))
                     event = client_event(rng, now_iso)
-                    body = json.dumps(event | {"sent_at": now_iso}).encode()
-                event_id = json.loads(body)["event_id"]
+                    body = orjson.dumps(event | {"sent_at": now_iso})
+                    event_id = event["event_id"]
                 kind = "track_resend" if resend else "track"
                 try:
                     status, raw = _call(conn, "POST", "/api/v2/analytics/track", token, body)
@@ -123,11 +125,11 @@ def generator(port: int, tokens: list[str], rate: float, deadline: float, seed: 
                     raise
                 if status in (200, 201):
                     acked.add(event_id)
-                    if json.loads(raw).get("duplicate") != resend or status != (
+                    if orjson.loads(raw).get("duplicate") != resend or status != (
                         200 if resend else 201
                     ):
                         counts[f"{kind}_wrong_answer"] += 1
-                    last_track = (token, body)
+                    last_track = (token, body, event_id)
                 else:
                     unknown.add(event_id)
             else:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import statistics
@@ -26,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import in_process
+from in_process import count_statements, environ
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
@@ -66,54 +68,8 @@ def token_for(app: Any) -> str:
         return auth_service.issue_access_token(user=user)["access_token"]
 
 
-def environ(token: str) -> dict[str, Any]:
-    return {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/api/v2/auth/me",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-
-
 def drive(app: Any, token: str, n: int) -> None:
-    statuses: list[str] = []
-
-    def start_response(status: str, _headers: Any, _exc: Any = None) -> None:
-        statuses.append(status)
-
-    for _ in range(n):
-        body = app(environ(token), start_response)
-        for _chunk in body:
-            pass
-        if hasattr(body, "close"):
-            body.close()
-    if statuses and not all(s.startswith("200") for s in statuses):
-        raise SystemExit(f"unexpected statuses: {set(statuses)}")
-
-
-def count_statements(app: Any) -> list[int]:
-    from sqlalchemy import event
-
-    from app.extensions import db
-
-    counter = [0]
-    with app.app_context():
-        event.listen(
-            db.engine, "before_cursor_execute", lambda *a: counter.__setitem__(0, counter[0] + 1)
-        )
-    return counter
+    in_process.drive(app, (environ("GET", "/api/v2/auth/me", token) for _ in range(n)))
 
 
 def main() -> None:
