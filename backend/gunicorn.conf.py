@@ -45,7 +45,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # On SIGTERM a worker finishes its request, then worker_exit flushes the request-log
 # writer; the master kills workers still alive after graceful_timeout.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
-keepalive = 2  # seconds; sync workers behind a proxy rarely reuse connections
+keepalive = 2  # seconds an idle client connection stays open (gthread; sync workers close it)
 # The writer flush gets a bounded share of the graceful period, so the worker exits (and
 # keeps its rows) before the master's SIGKILL.
 REQUEST_LOG_CLOSE_TIMEOUT = max(1.0, min(10.0, graceful_timeout / 3))
