@@ -13,7 +13,7 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from marshmallow import ValidationError as FieldError
 from marshmallow.validate import Email
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -213,11 +213,16 @@ def revoke_token(*, payload: dict[str, Any]) -> None:
         db.session.rollback()
 
 
+# Built once: constructing this select and its cache key costs ~0.1 ms of CPU, paid by
+# every authenticated request when built per call (measured against a prebuilt one).
+_TOKEN_USER = select(User, exists().where(RevokedToken.jti == bindparam("jti"))).where(
+    User.id == bindparam("user_id")
+)
+
+
 def get_user_for_token(*, user_id: int, jti: str) -> tuple[User | None, bool]:
     """The token's user and whether its jti is revoked, in one round trip."""
-    row = db.session.execute(
-        select(User, exists().where(RevokedToken.jti == jti)).where(User.id == user_id)
-    ).first()
+    row = db.session.execute(_TOKEN_USER, {"user_id": user_id, "jti": jti}).first()
     if row is None:
         return None, False
     return row[0], bool(row[1])
