@@ -35,6 +35,7 @@ def _ours(data: bytes):
         b"123456789012345678901234567890",  # beyond 64 bits: an int, never a float
         b'{"n":-18446744073709551617}',
         b"[0.12345678901234567890123]",
+        b'{"s":"12345678901234567890123","n":9223372036854775807}',  # 19 digits: int64 max
         b"[1e400]",  # inf for the standard library, refused by orjson
         b'"\\ud800"',  # a lone surrogate, kept
         b'{"\\udc00":1}',
