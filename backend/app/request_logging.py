@@ -98,11 +98,11 @@ def _record(status: int) -> None:
         "latency_ms": latency,
         "user_id": _logged_user_id(req, ctx),
         # Masked or hashed here, before the row is queued (IP_MODE).
-        "ip_address": app.extensions["ip_anonymizer"].for_remote_addr(req.remote_addr),
+        "ip_address": get_anonymizer(app).for_remote_addr(req.remote_addr),
         "created_at": ctx.get("received_at") or clock.now(),
     }
     metrics.observe_request(endpoint, method, status, latency / 1000.0)
-    app.extensions["request_log_writer"].submit(row)
+    get_writer(app).submit(row)
 
 
 def _after(response: Response) -> Response:

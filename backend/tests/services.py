@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+from flask import Flask
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.dml import Insert
 
 
 def ensure_pg_database(url: str) -> str | None:
@@ -113,3 +118,32 @@ def wait_until_lock_awaited(engine: Engine, table: str, timeout: float = 10.0) -
                 return True
             time.sleep(0.01)
     return False
+
+
+def call_during_open_insert(
+    app: Flask, engine: Engine, insert: Insert, call: Callable[[], Any]
+) -> tuple[int, Any]:
+    """(the id `insert` gave its row, what `call` returned), where `call` ran in another
+    thread while that INSERT ... RETURNING id was open, and had to wait for it: asserted
+    through pg_locks, then the insert commits and the call finishes."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    inserted = connection.execute(insert).scalar_one()
+    started, result = threading.Event(), {}
+
+    def run() -> None:
+        with app.app_context():
+            started.set()
+            result["value"] = call()
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    started.wait()
+    try:
+        blocked = wait_until_lock_awaited(engine, insert.table.name)  # type: ignore[union-attr]
+        assert blocked and caller.is_alive(), "the call went ahead during an open insert"
+    finally:  # a failure must not leave the insert open (teardown would wait on it)
+        transaction.commit()
+        connection.close()
+    caller.join(timeout=10)
+    return inserted, result["value"]

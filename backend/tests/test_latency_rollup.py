@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -444,28 +443,12 @@ def test_high_id_waits_for_an_open_insert_into_partitioned_request_logs(app: Fla
         assert partitions.is_partitioned(db.engine)
         _empty_rollup()
         _insert_logs(_rows([1.0], 5, [None]))
-        opened, result = threading.Event(), {}
-        connection = db.engine.connect()
-        transaction = connection.begin()
-        inserted = connection.execute(
-            insert(LOGS).values(**_rows([2.0], 6, [None])[0]).returning(LOGS.c.id)
-        ).scalar_one()
-
-        def fold() -> None:
-            with app.app_context():
-                opened.set()
-                result["fold"] = latency_rollup.fold_latency_rollup()
-
-        folder = threading.Thread(target=fold)
-        folder.start()
-        opened.wait()
-        try:
-            blocked = svc.wait_until_lock_awaited(db.engine, LOGS.name)
-            assert blocked and folder.is_alive(), "the fold read its high id during an open insert"
-        finally:  # a failure must not leave the insert open (teardown would wait on it)
-            transaction.commit()
-            connection.close()
-        folder.join(timeout=10)
-        assert result["fold"].folded_to == inserted
+        inserted, fold = svc.call_during_open_insert(
+            app,
+            db.engine,
+            insert(LOGS).values(**_rows([2.0], 6, [None])[0]).returning(LOGS.c.id),
+            latency_rollup.fold_latency_rollup,
+        )
+        assert fold.folded_to == inserted
         total = db.session.scalar(select(func.sum(L.requests)).where(L.grain == 1440))
         assert total == 2

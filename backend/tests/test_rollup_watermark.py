@@ -3,8 +3,6 @@ past a row whose insert is still open."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -59,27 +57,11 @@ def test_high_id_waits_for_an_open_insert(app: Flask, register) -> None:
         if db.engine.dialect.name != "postgresql":
             pytest.skip("pg_locks shows the wait on PostgreSQL only")
         _add_events(user["id"], 1)
-        opened, result = threading.Event(), {}
-        connection = db.engine.connect()
-        transaction = connection.begin()
-        inserted = connection.execute(
+        inserted, high = svc.call_during_open_insert(
+            app,
+            db.engine,
             EVENTS.insert().values(user_id=user["id"], event_type="app_opened", event_data={})
-            .returning(EVENTS.c.id)
-        ).scalar_one()
-
-        def read_high() -> None:
-            with app.app_context():
-                opened.set()
-                result["high"] = rollup_watermark.committed_high_id(EVENTS)
-
-        reader = threading.Thread(target=read_high)
-        reader.start()
-        opened.wait()
-        try:
-            blocked = svc.wait_until_lock_awaited(db.engine, EVENTS.name)
-            assert blocked and reader.is_alive(), "the high id was read while an insert was open"
-        finally:  # a failure must not leave the insert open (teardown would wait on it)
-            transaction.commit()
-            connection.close()
-        reader.join(timeout=10)
-        assert result["high"] == inserted
+            .returning(EVENTS.c.id),
+            lambda: rollup_watermark.committed_high_id(EVENTS),
+        )
+        assert high == inserted

@@ -173,6 +173,26 @@ def _stage(conn: Connection, tz: str, where: Any) -> None:
         conn.execute(text(f"ANALYZE {FOLD_ROWS.name}"))  # from 1 to FOLD_CHUNK rows: plan for it
 
 
+def _same_row(zone_id: int) -> Any:
+    """A staged row's USER_DAYS row: same user, zone, day and event type."""
+    f, u = FOLD_ROWS.c, USER_DAYS.c
+    return and_(
+        u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day, u.event_type == f.event_type
+    )
+
+
+def _keep_days_without_rows(conn: Connection, zone_id: int) -> None:
+    """NEW_DAYS := the staged (user, day) pairs with no USER_DAYS row in the zone (yet, when
+    folding; any more, when unfolding)."""
+    f, u = FOLD_ROWS.c, USER_DAYS.c
+    has_row = exists().where(u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day)
+    conn.execute(
+        NEW_DAYS.insert().from_select(
+            ["user_id", "day"], select(f.user_id, f.day).where(~has_row).distinct()
+        )
+    )
+
+
 def _unstage(conn: Connection) -> None:
     NEW_DAYS.drop(conn)
     FOLD_ROWS.drop(conn)
@@ -182,16 +202,8 @@ def _fold(conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span) 
     _stage(conn, tz, and_(EVENTS.c.id > span.low, EVENTS.c.id <= span.high))
     f = FOLD_ROWS.c
     u = USER_DAYS.c
-    known_day = exists().where(u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day)
-    conn.execute(
-        NEW_DAYS.insert().from_select(
-            ["user_id", "day"], select(f.user_id, f.day).where(~known_day).distinct()
-        )
-    )
+    _keep_days_without_rows(conn, zone_id)
     # Both counters are computed against the rows that existed before this fold.
-    same_row = and_(
-        u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day, u.event_type == f.event_type
-    )
     type_rows = (
         select(
             literal(zone_id).label("zone_id"),
@@ -200,7 +212,7 @@ def _fold(conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span) 
             func.sum(f.events).label("events"),
             func.sum(case((u.user_id.is_(None), 1), else_=0)).label("users"),
         )
-        .select_from(FOLD_ROWS.outerjoin(USER_DAYS, same_row))
+        .select_from(FOLD_ROWS.outerjoin(USER_DAYS, _same_row(zone_id)))
         .group_by(f.event_type, f.day)
     )
     _add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
@@ -224,9 +236,6 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
     zone = literal(zone_id).label("zone_id")
     less = select(f.user_id, zone, f.day, f.event_type, (-f.events).label("events"))
     _add(conn, USER_DAYS, less, USER_DAY_KEY)
-    same_row = and_(
-        u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day, u.event_type == f.event_type
-    )
     # A type's day loses a user where their row has no event left.
     type_rows = (
         select(
@@ -236,7 +245,7 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
             (-func.sum(f.events)).label("events"),
             (-func.sum(case((u.events == 0, 1), else_=0))).label("users"),
         )
-        .select_from(FOLD_ROWS.join(USER_DAYS, same_row))
+        .select_from(FOLD_ROWS.join(USER_DAYS, _same_row(zone_id)))
         .group_by(f.event_type, f.day)
     )
     _add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
@@ -245,12 +254,7 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
             u.zone_id == zone_id, u.events == 0, u.user_id.in_(select(f.user_id))
         )
     )
-    left = exists().where(u.user_id == f.user_id, u.zone_id == zone_id, u.day == f.day)
-    conn.execute(
-        NEW_DAYS.insert().from_select(
-            ["user_id", "day"], select(f.user_id, f.day).where(~left).distinct()
-        )
-    )
+    _keep_days_without_rows(conn, zone_id)
     # Removing days S from A takes away what adding S to A minus S (the rows left) adds.
     _count_days(
         conn,
