@@ -14,7 +14,7 @@ from app.models import AnalyticsEvent
 from app.services import clock
 from app.services.insights import activity_counts, activity_rollup
 from app.services.insights.params import Period, day_number, from_day_number
-from app.services.insights.reader import reader
+from app.services.insights.reader import reader, reads_primary
 from app.services.insights.sql import day_key, user_filter
 
 E = AnalyticsEvent
@@ -49,7 +49,7 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
     a replica (the raw scan there)."""
     first, last = day_number(period.start_date), day_number(period.end_date)
     found = None
-    if rollup and reader() is db.session:
+    if rollup and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             found = _from_rollup(period, zone_id, first, last)

@@ -19,13 +19,12 @@ from typing import Any
 from sqlalchemy import func, literal_column, select, union_all
 
 from app.errors import NotFound
-from app.extensions import db
 from app.models import Challenge, Completion, Enrollment
 from app.services import clock
 from app.services.insights import progress_rollup
 from app.services.insights.params import Period, day_number, from_day_number
 from app.services.insights.progress_rollup import DONE, FURTHEST, SIZE
-from app.services.insights.reader import reader
+from app.services.insights.reader import reader, reads_primary
 from app.services.insights.sql import date_key, user_filter
 from app.sqlite_functions import WEEK_OFFSETS
 
@@ -99,7 +98,7 @@ def run(*, period: Period, challenge_id: int, rollup: bool = True) -> ChallengeP
     if challenge is None:
         raise NotFound("No such challenge.")
     first, last = day_number(period.start_date), day_number(period.end_date)
-    if rollup and reader() is db.session and progress_rollup.refresh():
+    if rollup and reads_primary() and progress_rollup.refresh():
         rows = progress_rollup.counts(
             challenge_id=challenge_id,
             first=first,

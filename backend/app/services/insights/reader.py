@@ -17,9 +17,14 @@ from app.extensions import db
 BIND = "insights"
 
 
+def reads_primary() -> bool:
+    """True when reports read the primary, where the rollups are kept and can be folded."""
+    return BIND not in current_app.config.get("SQLALCHEMY_BINDS", {})
+
+
 def reader() -> Session:
     """db.session, or this request's session on the replica."""
-    if BIND not in current_app.config.get("SQLALCHEMY_BINDS", {}):
+    if reads_primary():
         return db.session
     session = g.get("_insights_session")
     if session is None:

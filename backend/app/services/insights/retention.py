@@ -22,12 +22,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column, select, union_all
 
-from app.extensions import db
 from app.models import AnalyticsEvent, UserEventSpan
 from app.services import clock
 from app.services.insights import event_spans
 from app.services.insights.params import Period, day_number, from_day_number, local_midnight
-from app.services.insights.reader import reader
+from app.services.insights.reader import reader, reads_primary
 from app.services.insights.sql import day_key, user_filter, week_of
 from app.sqlite_functions import WEEK_OFFSETS
 
@@ -88,7 +87,7 @@ def run(
         from_day_number(query.unit_of(day_number(period.start_date))),
         from_day_number(horizon),
     ):
-        spans = rollup and reader() is db.session and event_spans.refresh()
+        spans = rollup and reads_primary() and event_spans.refresh()
         sizes, on, reached = query.counts(spans=spans)
     else:
         sizes, on, reached = query.scan_counts()

@@ -8,11 +8,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services.insights import activity_counts, activity_rollup
 from app.services.insights.params import Period, day_number
-from app.services.insights.reader import reader
+from app.services.insights.reader import reader, reads_primary
 from app.services.insights.sql import bucket_key, json_text, user_filter
 
 TOP_VALUES = 25
@@ -169,7 +168,7 @@ def run(
     """The report; daily buckets without a breakdown come from the zone's activity rollup
     (unless `rollup` is False or reports read a replica), the rest from raw events."""
     counts = None
-    if rollup and period.interval == "day" and breakdown is None and reader() is db.session:
+    if rollup and period.interval == "day" and breakdown is None and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             earliest = period.previous() if compare_previous else period
