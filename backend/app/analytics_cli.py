@@ -122,6 +122,7 @@ def rollup_command(zones: tuple[str, ...], rebuild: bool) -> None:
     if rebuild:
         activity_rollup.reset(session=db.session)
         event_spans.reset(session=db.session)
+        progress_rollup.reset(session=db.session)
         db.session.commit()
         latency_rollup.reset_latency_rollup()
     targets = list(zones) or sorted(set(activity_rollup.built_zones()) | {"UTC"})

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
+from app.extensions import db
+
 
 def _state(query) -> dict[str, int]:
     return {name: folded for name, folded in query("SELECT name, folded_id FROM rollup_state")}
 
 
 def test_rollup_command_folds_every_rollup_up_to_the_last_row(
-    app, client, auth, query, flush_logs
+    app, client, auth, query, flush_logs, seeded
 ):
     user = auth()
+    r = client.post(f"/api/v2/challenges/{seeded['challenge_id']}/join", headers=user.headers)
+    assert r.status_code == 201
+    assert client.post("/api/v2/plans/1/complete", headers=user.headers).status_code == 200
     for kind in ("app_opened", "notification_opened"):
         r = client.post("/api/v2/analytics/track", headers=user.headers, json={"event_type": kind})
         assert r.status_code == 201
@@ -31,7 +38,7 @@ def test_rollup_command_folds_every_rollup_up_to_the_last_row(
     )
     days = query("SELECT count(*) FROM activity_user_days WHERE user_id = :u",
                  {"u": user.user["id"]})
-    assert days == [(2,)]  # one local day, two event types
+    assert days == [(4,)]  # one local day, four event types (joined, completed, two tracked)
 
     # Without --tz: every zone built so far, and UTC.
     result = runner.invoke(args=["analytics", "rollup"])
@@ -40,11 +47,20 @@ def test_rollup_command_folds_every_rollup_up_to_the_last_row(
 
     # --rebuild forgets and counts again: the same watermarks, the same rows.
     before = query("SELECT count(*), sum(requests) FROM latency_rollups")
+    progress = "SELECT kind, day, users FROM progress_counts ORDER BY kind, day"
+    progress_before, progress_state = query(progress), {
+        name: n for name, n in _state(query).items() if name.startswith("progress:")
+    }
+    assert progress_before and all(progress_state.values())
+    with app.app_context(), db.engine.begin() as conn:  # counts a rebuild must not keep
+        conn.execute(text("UPDATE progress_counts SET users = users + 100"))
     result = runner.invoke(args=["analytics", "rollup", "--rebuild", "--tz", "UTC"])
     assert result.exit_code == 0, result.output
     assert _state(query)["activity:UTC"] == last_event
     assert _state(query)["latency"] == last_log
     assert query("SELECT count(*), sum(requests) FROM latency_rollups") == before
+    assert query(progress) == progress_before
+    assert {n: v for n, v in _state(query).items() if n.startswith("progress:")} == progress_state
 
 
 def test_rollup_command_refuses_an_unknown_zone(app, query):
