@@ -33,7 +33,6 @@ R = RequestLog
 L = LatencyRollup
 QUARTER = 15 * 60
 SLOWEST = 10
-EXACT_MAX_REQUESTS = 100_000
 # The stated bound: sqrt(1.04) - 1 = 0.01980..., rounded up.
 HISTOGRAM_ERROR = math.ceil(latency_rollup.ERROR_BOUND * 10_000) / 10_000
 
@@ -219,8 +218,7 @@ def _from_histogram(
     stats = latency_rollup.read(
         pieces=whole, keys=[L.endpoint, L.method], include_internal=internal
     )
-    limit = current_app.config.get("API_HEALTH_EXACT_MAX_REQUESTS", EXACT_MAX_REQUESTS)
-    if sum(s.requests for s in stats) <= limit:
+    if sum(s.requests for s in stats) <= current_app.config["API_HEALTH_EXACT_MAX_REQUESTS"]:
         return None
     routes = [
         RouteHealth(endpoint=s.key[0], method=s.key[1], **_histogram_values(s)) for s in stats
