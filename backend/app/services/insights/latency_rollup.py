@@ -46,7 +46,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    false,
     func,
     insert,
     literal_column,
@@ -264,7 +263,8 @@ def _fold_span(session: Session, span: rollup_watermark.Span) -> None:
 
 
 def _internal_users(session: Session) -> set[int]:
-    return set(session.scalars(select(User.id).where(User.is_internal.is_not(false()))))
+    # "= true", as sql.internal_user_ids: served by the partial index ix_users_internal.
+    return set(session.scalars(select(User.id).where(User.is_internal)))
 
 
 def _split_users(session: Session) -> set[int]:
