@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -87,6 +88,17 @@ def folded_id(session: Session, name: str) -> int:
         select(RollupState.folded_id).where(RollupState.name == name)
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def hold(bind: Connection | Session, name_prefix: str) -> None:
+    """Wait for every fold in progress of the rollups whose names start with `name_prefix`
+    and keep new ones out until the caller's transaction ends (erasure, retention, reset:
+    they change a rollup's rows without moving its watermark)."""
+    bind.execute(
+        update(RollupState)
+        .where(RollupState.name.startswith(name_prefix, autoescape=True))
+        .values(folded_id=RollupState.folded_id)
+    )
 
 
 def reset(session: Session, name_prefix: str) -> None:

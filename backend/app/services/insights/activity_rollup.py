@@ -50,7 +50,6 @@ from sqlalchemy import (
     select,
     text,
     union_all,
-    update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -341,20 +340,11 @@ def _add(conn: Connection, table: Table, rows: Select[Any], keys: list[str]) -> 
     upsert.add_counts(conn, table, rows, keys, in_key_order=True)
 
 
-def _lock_all(conn: Connection) -> None:
-    """Wait for every fold in progress and keep new ones out until this transaction ends."""
-    conn.execute(
-        update(STATES)
-        .where(STATES.c.name.startswith(PREFIX, autoescape=True))
-        .values(folded_id=STATES.c.folded_id)
-    )
-
-
 def forget_user(*, session: Session, user_id: int) -> None:
     """Subtract a user's contributions from every zone's counters, in the caller's
     transaction (which then deletes their activity_user_days rows, with their events)."""
     conn = session.connection()
-    _lock_all(conn)
+    rollup_watermark.hold(conn, PREFIX)
     u = USER_DAYS.c
     mine = u.user_id == user_id
     type_rows = (
@@ -378,7 +368,7 @@ def forget_events(*, conn: Connection, event_ids: list[int]) -> None:
     from every zone that counted them."""
     if not event_ids:
         return
-    _lock_all(conn)
+    rollup_watermark.hold(conn, PREFIX)
     zones = conn.execute(
         select(ZONES.c.id, ZONES.c.tz, STATES.c.folded_id).join(
             STATES, STATES.c.name == literal(PREFIX) + ZONES.c.tz
@@ -398,7 +388,7 @@ def built_zones() -> list[str]:
 def reset(*, session: Session) -> None:
     """Forget every zone's rollup (rows and watermarks): the next report rebuilds it. For
     operators (after a repair of analytics_events by hand, say); nothing calls it."""
-    _lock_all(session.connection())
+    rollup_watermark.hold(session, PREFIX)
     for table in (USER_DAYS, DAY_COUNTS, TYPE_COUNTS):
         session.execute(delete(table))
     rollup_watermark.reset(session, PREFIX)

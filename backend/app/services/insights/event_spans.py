@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as wall_time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -111,26 +111,19 @@ def _fold(conn: Connection, span: rollup_watermark.Span) -> None:
         conn.execute(text(f"ANALYZE {SPANS.name}"))
 
 
-def _lock(session: Session) -> None:
-    """Wait for a fold in progress and keep new ones out until this transaction ends."""
-    session.execute(
-        update(RollupState).where(RollupState.name == NAME).values(folded_id=RollupState.folded_id)
-    )
-
-
 def forget_user(*, session: Session, user_id: int) -> None:
     """Erasure of `user_id`: wait for a fold in progress and keep new ones out until the
     caller's transaction ends; the caller then deletes the user's events and their
     user_event_spans rows in it, and no fold can bring those back. (The same call as the
     other rollups': these rows hold no counters to take the user out of.)"""
-    _lock(session)
+    rollup_watermark.hold(session, NAME)
 
 
 def reset(*, session: Session) -> None:
     """Forget the spans (rows and watermark) in the caller's transaction: for the retention
     job once it has deleted old events (a first or last event may be among them, wherever
     its occurred_at). The next reports rebuild them."""
-    _lock(session)
+    rollup_watermark.hold(session, NAME)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"TRUNCATE {SPANS.name}"))
     else:

@@ -226,19 +226,10 @@ def _add(conn: Connection, parts: list[Select[Any]]) -> None:
     upsert.add_counts(conn, COUNTS, select(union_all(*parts).subquery("source")), keys)
 
 
-def _hold_folds(session: Session) -> None:
-    """Wait for a fold in progress and keep new ones out until this transaction ends."""
-    session.execute(
-        update(RollupState)
-        .where(RollupState.name.in_(SOURCES))
-        .values(folded_id=RollupState.folded_id)
-    )
-
-
 def reset(*, session: Session) -> None:
     """Forget the rollup (rows and watermarks) in the caller's transaction: the next fold
     counts every enrollment and completion again."""
-    _hold_folds(session)
+    rollup_watermark.hold(session, PREFIX)
     for table in (COUNTS, DAYS, USERS):
         session.execute(delete(table))
     rollup_watermark.reset(session, PREFIX)
@@ -249,7 +240,7 @@ def forget_user(*, session: Session, user_id: int) -> None:
     then deletes their progress_users and progress_days rows, enrollments and completions.
     Another user's completions on their enrollments go too: that user is recomputed by the
     next fold."""
-    _hold_folds(session)
+    rollup_watermark.hold(session, PREFIX)
     conn = session.connection()
     e, c, u = ENROLLMENTS.c, COMPLETIONS.c, USERS.c
     # Their own rows, and those of anyone with completions on their enrollments (which go
