@@ -63,7 +63,7 @@ def make_app() -> Any:
 
 def token_for(app: Any) -> str:
     from app.extensions import db
-    from app.services import auth_service
+    from app.services.auth import service as auth_service
 
     with app.app_context():
         user = auth_service.create(email="batchcost@example.com", password="batchcost-pass-123",
@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="batchcost-"))
     recreate_database()
-    from app.request_logging import get_writer
+    from app.web.request_log_hook import get_writer
 
     app = make_app()
     token = token_for(app)

@@ -238,7 +238,7 @@ def run_reports(args: argparse.Namespace, dsn: str) -> list[Figure]:
     from app import create_app
     from app.extensions import db
     from app.models import Challenge
-    from app.services import auth_service
+    from app.services.auth import service as auth_service
 
     timeout = f"-c statement_timeout={int(args.timeout * 1000)}"
     app = create_app({

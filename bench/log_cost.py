@@ -55,7 +55,7 @@ def make_app(*, logging: bool, flush_interval: float | None = None) -> Any:
 
 def token_for(app: Any) -> str:
     from app.extensions import db
-    from app.services import auth_service
+    from app.services.auth import service as auth_service
 
     with app.app_context():
         user = auth_service.get_by_email(email="logcost@example.com")
@@ -87,7 +87,7 @@ def main() -> None:
     # As under gunicorn (gunicorn.conf.py): metrics in multi-process mode, set before the
     # app (and prometheus_client) is imported.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="logcost-"))
-    from app.request_logging import get_writer
+    from app.web.request_log_hook import get_writer
 
     modes = ["log", "nolog"] if args.mode == "both" else [args.mode]
     apps = {m: make_app(logging=m == "log", flush_interval=args.flush_interval) for m in modes}

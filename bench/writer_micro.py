@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from app.services.request_log_writer import RequestLogWriter
+from app.services.request_logs.writer import RequestLogWriter
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_bench"
 BATCH = 500

@@ -10,10 +10,10 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
-from app.converters import BoundedIntConverter
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
-from app.sqlite_functions import register_sqlite_functions
+from app.services.insights.sqlite_functions import register_sqlite_functions
+from app.web.converters import BoundedIntConverter
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
-    from app.request_context import RequestIdFilter
+    from app.web.request_context import RequestIdFilter
 
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -76,7 +76,7 @@ def register_extensions(app: Flask) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
 
-    from app.security import register_jwt_callbacks
+    from app.web.jwt_callbacks import register_jwt_callbacks
 
     register_jwt_callbacks()
 
@@ -94,10 +94,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from app.ratelimit_headers import register_rate_limit_headers
-    from app.request_context import register_request_hooks
-    from app.request_logging import register_request_logging
     from app.services.insights.reader import register_reader
+    from app.web.rate_limit_headers import register_rate_limit_headers
+    from app.web.request_context import register_request_hooks
+    from app.web.request_log_hook import register_request_logging
 
     register_request_hooks(app)
     register_rate_limit_headers(app)

@@ -161,7 +161,7 @@ def handle_http_exception(error: HTTPException) -> Response:
             headers["Allow"] = ", ".join(allowed)
     elif status == 429:
         detail = f"Rate limit exceeded: {error.description}. Retry later."
-        from app.ratelimit_headers import rate_limit_headers
+        from app.web.rate_limit_headers import rate_limit_headers
 
         for name, value in rate_limit_headers(breached=True).items():
             headers.setdefault(name, value)

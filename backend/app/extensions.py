@@ -7,9 +7,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from app.models.base import Base
-from app.openapi import ProblemApi
-from app.ratelimit_keys import user_or_ip_key
-from app.verified_tokens import CachingJWTManager
+from app.web.openapi import ProblemApi
+from app.web.rate_limit_keys import user_or_ip_key
+from app.web.verified_tokens import CachingJWTManager
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

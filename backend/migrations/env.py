@@ -4,7 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from app.services.partitions import is_partition_name
+from app.services.request_logs.partitions import is_partition_name
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AnalyticsEvent, Challenge, Completion, Enrollment, Plan, User
-from app.services.insights import funnels
 from app.services.insights.params import day_number, local_midnight
-from app.sqlite_functions import WEEK_OFFSETS
+from app.services.insights.reports import funnels
+from app.services.insights.sqlite_functions import WEEK_OFFSETS
 
 # Kathmandu is +5:45; Sao Paulo's summer time began at midnight on 2018-11-04 (that local day
 # starts at 01:00) and Berlin's ended on 2018-10-28 (a 25-hour day).

@@ -21,12 +21,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from app import clock, create_app
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Base
-from app.request_logging import get_writer
-from app.services import clock
+from app.web.request_log_hook import get_writer
 from tests import services as svc
 
 # Fixtures shared by several test modules but living with their data (data sets, etc.).
@@ -222,7 +221,7 @@ def auth(register: Callable[..., dict[str, Any]], login: Callable[..., dict[str,
 @pytest.fixture
 def seeded(app: Flask) -> dict[str, int]:
     """The demo challenge (30 days, plans and videos); returns its ids."""
-    from app.services import seed_service
+    from app.services.demo import seed as seed_service
 
     with app.app_context():
         result = seed_service.seed_demo()

@@ -16,8 +16,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
-from app.request_logging import get_writer
-from app.services import auth_service, seed_service
+from app.services.auth import service as auth_service
+from app.services.demo import seed as seed_service
+from app.web.request_log_hook import get_writer
 from tests import services as svc
 from tests.conftest import IN_CI, make_config
 

@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from app.services import clock
+from app import clock
 from tests.conftest import MIGRATIONS, PG_URL
 from tests.migration_support import app_on, scratch_database
 

@@ -6,7 +6,10 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from app.services.insights import activity_rollup, event_spans, latency_rollup, progress_rollup
+from app.services.insights.rollups import activity as activity_rollup
+from app.services.insights.rollups import event_spans
+from app.services.insights.rollups import latency as latency_rollup
+from app.services.insights.rollups import progress as progress_rollup
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import (
     ActivityDayCount,
@@ -20,9 +21,12 @@ from app.models import (
     RollupState,
     User,
 )
-from app.services import auth_service, clock, erasure_service, retention_service
-from app.services.insights import active_users, activity_rollup, trends
+from app.services.auth import service as auth_service
 from app.services.insights.params import build_period, local_midnight
+from app.services.insights.reports import active_users, trends
+from app.services.insights.rollups import activity as activity_rollup
+from app.services.privacy import erasure as erasure_service
+from app.services.privacy import pruning
 from tests.ingest_support import event as batch_event
 from tests.ingest_support import post_batch
 from tests.insights_data import BERLIN, get
@@ -117,11 +121,11 @@ def test_rollup_equals_raw_through_late_events_flag_changes_erasure_and_retentio
         users.remove(erased)
         _assert_rollup_equals_raw()
 
-        targets = retention_service.prune_targets(
+        targets = pruning.prune_targets(
             now=NOW, request_log_days=None, event_days=45, rejected_days=None
         )
         kept = _rows(ActivityUserDay.__table__)
-        result = retention_service.prune(db.engine, targets, batch_size=100)
+        result = pruning.prune(db.engine, targets, batch_size=100)
         assert result.deleted["analytics_events"] > 100  # several batches
         assert 0 < _rows(ActivityUserDay.__table__) < kept  # subtracted, not rebuilt
         _assert_rollup_equals_raw()

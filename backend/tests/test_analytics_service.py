@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
+from app import clock
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AnalyticsEvent, Challenge, User
-from app.services import clock
 from app.services.analytics_service import AnalyticsService
 
 RECEIVED = datetime(2025, 12, 27, 8, 0, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services import clock
+from app import clock
 
 TRACK = "/api/v2/analytics/track"
 PROBLEM = "application/problem+json"

@@ -1,4 +1,4 @@
-"""Verified tokens are remembered per app (app.verified_tokens), and never past their expiry."""
+"""Verified tokens are remembered per app (app.web.verified_tokens), and never past their expiry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import jwt as pyjwt
 from flask_jwt_extended import decode_token
 
-from app import verified_tokens
+from app.web import verified_tokens
 from tests.test_auth_jwt_errors import ME, SECRET, assert_401
 
 

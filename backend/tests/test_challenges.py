@@ -153,7 +153,7 @@ def test_rejoin_after_leaving_creates_a_new_enrollment(client, seeded, auth, at,
 
 def test_my_enrollments_newest_first_with_active_flag_and_day(client, seeded, auth, at, app):
     from app.extensions import db
-    from app.services import seed_service
+    from app.services.demo import seed as seed_service
 
     with app.app_context():
         other = seed_service.create_challenge(slug="7-day-yoga", title="Yoga", days=7).id

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Enrollment
-from app.services import challenge_service
+from app.services.challenges import service as challenge_service
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

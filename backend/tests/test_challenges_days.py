@@ -110,7 +110,7 @@ def test_day_stays_at_the_last_day_after_the_end(journey, client):
 def test_day_of_challenge_service_clamps_to_the_duration(app, seeded):
     from app.extensions import db
     from app.models import Enrollment
-    from app.services import challenge_service
+    from app.services.challenges import service as challenge_service
 
     with app.app_context():
         challenge = challenge_service.get(challenge_id=seeded["challenge_id"])

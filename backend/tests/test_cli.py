@@ -7,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services.schema_check import EXPECTED_COLUMNS, EXPECTED_INDEXES
+from app.services.database.schema_check import EXPECTED_COLUMNS, EXPECTED_INDEXES
 from tests.conftest import MIGRATIONS
 from tests.migration_support import EVENTS, app_on, scratch_database
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from app.extensions import db
 from app.models import Base
-from app.services import seed_service
+from app.services.demo import seed as seed_service
 from tests import services as svc
 
 NOW = "2026-03-20T12:00:00Z"

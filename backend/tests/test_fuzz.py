@@ -19,7 +19,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from app.services import auth_service, challenge_service, seed_service
+from app.services.auth import service as auth_service
+from app.services.challenges import service as challenge_service
+from app.services.demo import seed as seed_service
 
 EXAMPLES_PER_MODE = 12
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
-from app.services.ingestion import REASONS
+from app.services.ingestion.checks import REASONS
 from tests.conftest import make_config
 from tests.ingest_support import BATCH, NOW, TRACK, event, event_count, post_batch, rejected
 

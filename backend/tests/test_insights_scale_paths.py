@@ -22,14 +22,10 @@ from app.models import (
     ProgressUser,
     UserEventSpan,
 )
-from app.services.insights import (
-    challenge_progress,
-    event_spans,
-    funnels,
-    progress_rollup,
-    retention,
-)
 from app.services.insights.params import build_period
+from app.services.insights.reports import challenge_progress, funnels, retention
+from app.services.insights.rollups import event_spans
+from app.services.insights.rollups import progress as progress_rollup
 from tests.cohort_reference import (
     FIRST,
     NOW,

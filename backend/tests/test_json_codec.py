@@ -1,4 +1,4 @@
-"""app.json_codec: orjson's speed, the standard library's answers, edge for edge."""
+"""app.web.json_codec: orjson's speed, the standard library's answers, edge for edge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import json_codec
+from app.web import json_codec
 
 
 def _reject(name: str) -> None:

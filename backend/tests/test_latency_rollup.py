@@ -16,18 +16,20 @@ from sqlalchemy import case, false, func, insert, or_, select
 
 from app.extensions import db
 from app.models import LatencyRollup, LatencyRollupUser, RequestLog, User
-from app.services import partitions, rollup_watermark
-from app.services.insights import api_health, latency_rollup
-from app.services.insights.api_health import cover
-from app.services.insights.latency_rollup import (
+from app.services.insights.params import build_period
+from app.services.insights.reports import api_health
+from app.services.insights.reports.api_health import cover
+from app.services.insights.rollups import latency as latency_rollup
+from app.services.insights.rollups import watermark as rollup_watermark
+from app.services.insights.rollups.latency import (
     ERROR_BOUND,
     PERCENTILES,
     bin_of,
     interpolate,
     representative,
 )
-from app.services.insights.params import build_period
 from app.services.insights.sql import percentile
+from app.services.request_logs import partitions
 from tests import services as svc
 from tests.insights_data import BERLIN, add_user, get
 
@@ -295,7 +297,7 @@ def test_late_rows_and_newly_internal_users_count_at_once(app: Flask) -> None:
 
 
 def test_an_erased_internal_users_requests_count_again(app: Flask) -> None:
-    from app.services.erasure_service import erase_user
+    from app.services.privacy.erasure import erase_user
 
     start, end = T0, T0 + timedelta(days=3)
     with app.app_context():

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
-from app.services.partitions import is_partition_name
+from app.services.request_logs.partitions import is_partition_name
 from tests.conftest import MIGRATIONS
 from tests.migration_support import (
     EVENTS,

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, select, text
 from app import create_app
 from app.extensions import db
 from app.models import Video
-from app.services import seed_service
+from app.services.demo import seed as seed_service
 from tests.conftest import make_config
 from tests.outage_support import PrivatePostgres, private_postgres, spare_port
 

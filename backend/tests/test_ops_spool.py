@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from app.services import clock
-from app.services.request_log_spool import RequestLogSpool
-from app.services.request_log_writer import RequestLogWriter
+from app import clock
+from app.services.request_logs.spool import RequestLogSpool
+from app.services.request_logs.writer import RequestLogWriter
 
 BACKEND = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def spool_in_a_process_that_exits(directory: Path, names: list[str]) -> None:
     """A real other process spools rows and ends (as a worker killed during an outage)."""
     code = (
         "import sys, datetime\n"
-        "from app.services.request_log_spool import RequestLogSpool\n"
+        "from app.services.request_logs.spool import RequestLogSpool\n"
         "spool = RequestLogSpool(sys.argv[1], max_bytes=10**6)\n"
         "now = datetime.datetime.now(datetime.timezone.utc)\n"
         "spool.append([{'endpoint': n, 'method': 'GET', 'status': 503, 'latency_ms': 1.0,\n"

@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db, limiter
-from app.request_logging import get_writer
-from app.services import seed_service
+from app.services.demo import seed as seed_service
+from app.web.request_log_hook import get_writer
 from tests import services as svc
 from tests.conftest import make_config
 from tests.outage_support import PrivatePostgres, private_postgres
@@ -163,7 +163,7 @@ def test_full_spool_drops_counts_logs_and_reports_what_it_lost(make_app, pg, cap
     scrape_before = client.get("/metrics").get_data(as_text=True)
 
     pg.stop()
-    with caplog.at_level(logging.WARNING, logger="app.services.request_log_writer"):
+    with caplog.at_level(logging.WARNING, logger="app.services.request_logs.writer"):
         for n in range(10):
             assert client.get(f"/api/v2/no-such-route/{n}").status_code == 404
             _flush(app)  # one batch per request: the bound is met part way

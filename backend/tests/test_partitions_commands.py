@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from app import create_app
+from app import clock, create_app
 from app.extensions import db
-from app.request_logging import get_writer
-from app.services import clock
+from app.web.request_log_hook import get_writer
 from tests.conftest import make_config
 from tests.partition_support import (
     expected_partition,

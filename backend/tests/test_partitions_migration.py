@@ -8,8 +8,8 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
+from app import clock
 from app.extensions import db
-from app.services import clock
 from tests.conftest import MIGRATIONS
 from tests.migration_support import app_on
 from tests.partition_support import (

@@ -17,7 +17,7 @@ PLAN_KEYS = {
 def second_challenge(app):
     """Another challenge (5 days), made through the seed service."""
     from app.extensions import db
-    from app.services import seed_service
+    from app.services.demo import seed as seed_service
 
     with app.app_context():
         challenge_id = seed_service.create_challenge(slug="5-day-core", title="Core", days=5).id
@@ -188,7 +188,7 @@ def test_plan_video_carries_the_users_liked_flag(client, enrolled):
 
 def test_plan_without_a_video_has_video_null(client, auth, app):
     from app.extensions import db
-    from app.services import seed_service
+    from app.services.demo import seed as seed_service
 
     with app.app_context():
         cid = seed_service.create_challenge(slug="no-video", title="Walks", days=3,

@@ -112,7 +112,7 @@ def test_complete_counts_per_enrollment_after_rejoining(client, seeded, enrolled
 
 def test_complete_only_the_chosen_challenge(client, seeded, enrolled, app, query):
     from app.extensions import db
-    from app.services import seed_service
+    from app.services.demo import seed as seed_service
 
     with app.app_context():
         other = seed_service.create_challenge(slug="3-day-core", title="Core", days=3).id

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import event, insert
 
+from app import clock
 from app.extensions import db
 from app.models import Completion, Enrollment, Plan, User
-from app.services import clock, plan_service
+from app.services.plans import service as plan_service
 
 WINNER_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

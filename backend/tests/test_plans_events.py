@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from app.services import clock
+from app import clock
 
 
 def _at(iso: str) -> None:

@@ -9,8 +9,9 @@ from sqlalchemy import inspect as sa_inspect
 
 from app.extensions import db
 from app.models import Base
-from app.request_logging import get_writer
-from app.services import auth_service, erasure_service
+from app.services.auth import service as auth_service
+from app.services.privacy import erasure as erasure_service
+from app.web.request_log_hook import get_writer
 from tests import privacy_support
 
 PROBLEM = "application/problem+json"

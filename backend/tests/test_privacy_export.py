@@ -6,7 +6,8 @@ import json
 
 from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services import auth_service, data_export
+from app.services.auth import service as auth_service
+from app.services.privacy import export as data_export
 from tests import privacy_support
 
 PROBLEM = "application/problem+json"

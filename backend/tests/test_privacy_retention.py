@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from app import clock
 from app.extensions import db
 from app.models import AnalyticsEvent, IpHashKey, RejectedEvent, RequestLog
-from app.services import auth_service, clock, retention_service
+from app.services.auth import service as auth_service
+from app.services.privacy import pruning
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -88,13 +90,13 @@ def test_prune_is_idempotent_and_reports_progress(app_factory, query):
     app = app_factory(EVENT_RETENTION_DAYS=60)
     _fill(app)
     with app.app_context():
-        targets = retention_service.prune_targets(
+        targets = pruning.prune_targets(
             now=NOW, request_log_days=90, event_days=60, rejected_days=14
         )
-        expected = retention_service.count_prunable(db.engine, targets)
+        expected = pruning.count_prunable(db.engine, targets)
         steps: list[int] = []
-        result = retention_service.prune(db.engine, targets, batch_size=5, progress=steps.append)
+        result = pruning.prune(db.engine, targets, batch_size=5, progress=steps.append)
         assert sum(steps) == expected == sum(result.deleted.values())
         assert max(steps) <= 5
-        again = retention_service.prune(db.engine, targets, batch_size=5)
+        again = pruning.prune(db.engine, targets, batch_size=5)
     assert sum(again.deleted.values()) == 0

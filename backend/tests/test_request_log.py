@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.request_logging import get_writer
-from app.services import clock
+from app import clock
+from app.web.request_log_hook import get_writer
 
 COLUMNS = "endpoint, method, status, latency_ms, user_id, ip_address, created_at"
 

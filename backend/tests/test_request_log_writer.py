@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from app.request_logging import get_writer
-from app.services import clock
-from app.services.request_log_writer import RequestLogWriter
+from app import clock
+from app.services.request_logs.writer import RequestLogWriter
+from app.web.request_log_hook import get_writer
 
 
 def row(endpoint: str = "/api/v2/test", status: int = 200) -> dict:

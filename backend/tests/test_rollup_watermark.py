@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AnalyticsEvent, RollupState
-from app.services import rollup_watermark
+from app.services.insights.rollups import watermark as rollup_watermark
 from tests import services as svc
 
 EVENTS = AnalyticsEvent.__table__

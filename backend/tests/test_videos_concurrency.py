@@ -8,7 +8,7 @@ from sqlalchemy import event, insert
 
 from app.extensions import db
 from app.models import User, UserLikedVideo
-from app.services import video_service
+from app.services.videos import service as video_service
 
 
 def test_like_losing_a_race_keeps_the_winners_like(app, seeded, auth, query):

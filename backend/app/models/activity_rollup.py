@@ -1,6 +1,6 @@
 """Activity rollups: who was active on which local day of a zone, and per-day counters.
 
-Derived from analytics_events by app/services/insights/activity_rollup.py (which documents
+Derived from analytics_events by app/services/insights/rollups/activity.py (which documents
 how they are folded); each zone's rows can be dropped and rebuilt at any time. Days are
 local dates of the zone, as days since 1970-01-01 (the reports' day keys).
 """

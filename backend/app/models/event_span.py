@@ -1,6 +1,6 @@
 """Each user's first and last event of each type, and an index the cohort reports scan.
 
-user_event_spans is derived from analytics_events by app/services/insights/event_spans.py
+user_event_spans is derived from analytics_events by app/services/insights/rollups/event_spans.py
 (which documents how it is folded); it can be dropped and rebuilt at any time. Instants,
 not local days: the local day of the first (last) event in any zone is the local day of
 first_at (last_at), because the local date never goes backwards as time goes on.

@@ -1,4 +1,4 @@
-"""The latency histogram rollup of request_logs (kept by services/insights/latency_rollup.py).
+"""The latency histogram rollup of request_logs (kept by services/insights/rollups/latency.py).
 
 One row per route template, method, UTC time bucket, latency bin and internal user: how
 many requests fell in it, and how many of them answered 4xx and 5xx. Every request is

@@ -1,6 +1,6 @@
 """Challenge progress rollup: who completed which day of a challenge, and counters per start.
 
-Derived from enrollments and completions by app/services/insights/progress_rollup.py (which
+Derived from enrollments and completions by app/services/insights/rollups/progress.py (which
 documents how it is folded); it can be dropped and rebuilt at any time. Days of the
 challenge (1..N) and start days (a DATE as days since 1970-01-01), no time zones.
 """

@@ -20,7 +20,7 @@ class RejectedEvent(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    # A code from the documented list (app.services.ingestion reasons).
+    # A code from the documented list (app.services.ingestion.checks reasons).
     reason: Mapped[str] = mapped_column(String(64))
     # Where it came from: "track" or "batch".
     source: Mapped[str] = mapped_column(String(16))

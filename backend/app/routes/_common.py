@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
-from app import json_codec
+from app.web import json_codec
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,15 +14,17 @@ from flask_limiter import RequestLimit
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import HTTPException
 
-from app import json_codec, metrics
+from app import metrics
 from app.errors import Forbidden, ServiceUnavailable
 from app.extensions import limiter
 from app.routes._common import ApiBlueprint, auth_required, cached_json_body, write_limit
 from app.schemas.analytics import MAX_BATCH_EVENTS, BatchCreate, BatchRead, EventCreate, EventRead
-from app.services import ingestion_service, rejected_events
 from app.services.analytics_service import AnalyticsService
-from app.services.event_schemas import load_event_schemas
-from app.services.ingestion import EventRefused, IngestPolicy
+from app.services.ingestion import batch as ingestion_service
+from app.services.ingestion import rejected_events
+from app.services.ingestion.checks import EventRefused, IngestPolicy
+from app.services.ingestion.event_schemas import load_event_schemas
+from app.web import json_codec
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from typing import Any
 from flask_jwt_extended import current_user, get_jwt
 
 from app.extensions import limiter
-from app.ratelimit_keys import auth_email_limit, client_ip_key, login_email_key
 from app.routes._common import ApiBlueprint, auth_limit, auth_required, write_limit
 from app.schemas.auth import (
     AccessTokenRead,
@@ -19,7 +18,8 @@ from app.schemas.auth import (
     UserRead,
     UserUpdate,
 )
-from app.services import auth_service
+from app.services.auth import service as auth_service
+from app.web.rate_limit_keys import auth_email_limit, client_ip_key, login_email_key
 
 blp = ApiBlueprint(
     "auth_v2", __name__, url_prefix="/api/v2/auth", description="Accounts and tokens"

@@ -14,7 +14,7 @@ from app.schemas.challenges import (
     EnrollmentListRead,
     EnrollmentRead,
 )
-from app.services import challenge_service
+from app.services.challenges import service as challenge_service
 
 blp = ApiBlueprint("challenges_v2", __name__, url_prefix="/api/v2", description="Challenges")
 

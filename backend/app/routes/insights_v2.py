@@ -13,7 +13,9 @@ from app.config import SERVER_EVENT_TYPES
 from app.errors import Forbidden
 from app.routes._common import ApiBlueprint, auth_required
 from app.schemas import insights as s
-from app.services.insights import (
+from app.services.insights.csv_export import Exportable, to_csv
+from app.services.insights.params import Period, build_period, invalid
+from app.services.insights.reports import (
     active_users,
     api_health,
     challenge_progress,
@@ -23,8 +25,6 @@ from app.services.insights import (
     trends,
     user_timeline,
 )
-from app.services.insights.export import Exportable, to_csv
-from app.services.insights.params import Period, build_period, invalid
 
 F = TypeVar("F", bound=Callable[..., Any])
 

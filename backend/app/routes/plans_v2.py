@@ -11,8 +11,8 @@ from app.routes._common import ApiBlueprint, auth_required, write_limit
 from app.routes.videos_v2 import serialize_video
 from app.schemas.common import ChallengeQuery
 from app.schemas.plans import PlanRead
-from app.services import plan_service
-from app.services.plan_service import PlanView
+from app.services.plans import service as plan_service
+from app.services.plans.service import PlanView
 
 blp = ApiBlueprint("plans_v2", __name__, url_prefix="/api/v2/plans", description="Daily plans")
 

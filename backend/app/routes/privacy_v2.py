@@ -10,10 +10,11 @@ from flask_jwt_extended import current_user
 
 from app.errors import Forbidden
 from app.extensions import limiter
-from app.request_logging import log_without_user
 from app.routes._common import ApiBlueprint, auth_required, write_limit
 from app.schemas.privacy import DataExportRead, ErasureCreate, ErasureRead
-from app.services import data_export, erasure_service
+from app.services.privacy import erasure as erasure_service
+from app.services.privacy import export as data_export
+from app.web.request_log_hook import log_without_user
 
 blp = ApiBlueprint(
     "privacy_v2", __name__, url_prefix="/api/v2", description="Your data: export and erasure"

@@ -16,7 +16,7 @@ from app.schemas.videos import (
     VideoListRead,
     VideoRead,
 )
-from app.services import video_service
+from app.services.videos import service as video_service
 
 blp = ApiBlueprint("videos_v2", __name__, url_prefix="/api/v2/videos", description="Videos")
 

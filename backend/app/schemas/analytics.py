@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.services.ingestion import EventRefused, parse_time
+from app.services.ingestion.checks import EventRefused, parse_time
 
 MAX_BATCH_EVENTS = 100
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.services.auth_service import is_known_timezone
+from app.services.auth.service import is_known_timezone
 
 
 def _validate_zone(name: str) -> None:

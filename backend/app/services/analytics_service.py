@@ -13,15 +13,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from app import metrics
+from app import clock, metrics
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services import clock
-from app.services.event_validation import EventDataError, check_event_data
-from app.services.ingestion import IngestPolicy, check_data, check_event_type, place_in_time
-from app.services.ingestion_service import insert_ignoring_duplicates
-from app.services.privacy_service import skip_opted_out
+from app.services.ingestion.batch import insert_ignoring_duplicates
+from app.services.ingestion.checks import IngestPolicy, check_data, check_event_type, place_in_time
+from app.services.ingestion.storability import EventDataError, check_event_data
+from app.services.privacy.opt_out import skip_opted_out
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app import clock
 from app.errors import ValidationFailed
-from app.services import clock
-from app.sqlite_functions import WEEK_OFFSETS, bucket_key
+from app.services.insights.sqlite_functions import WEEK_OFFSETS, bucket_key
 
 PRESETS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
 INTERVALS = ("hour", "day", "week", "month")

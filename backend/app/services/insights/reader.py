@@ -39,7 +39,7 @@ def _close(_exc: BaseException | None) -> None:
 
 
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
-    from app.sqlite_functions import register_sqlite_functions
+    from app.services.insights.sqlite_functions import register_sqlite_functions
 
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")

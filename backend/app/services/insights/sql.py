@@ -2,7 +2,7 @@
 
 Every bucket is an integer key on the local wall clock of the report's zone (hours,
 days, week-start days or months since 1970): PostgreSQL computes it from
-timezone(tz, ts); SQLite from the functions in app/sqlite_functions.py. Both give
+timezone(tz, ts); SQLite from the functions in app/services/insights/sqlite_functions.py. Both give
 the same integers, so the reports' Python code never sees a dialect.
 """
 
@@ -31,7 +31,7 @@ from sqlalchemy.sql import ColumnElement
 from app.models import User
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
-from app.sqlite_functions import WEEK_OFFSETS
+from app.services.insights.sqlite_functions import WEEK_OFFSETS
 
 _EPOCH_DATE = literal_column("DATE '1970-01-01'")
 

@@ -1,0 +1,65 @@
+"""Realtime: active users in the last 5 minutes and events per minute over the last 30."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, select
+
+from app import clock
+from app.models import AnalyticsEvent
+from app.services.insights.params import Period
+from app.services.insights.reader import reader
+from app.services.insights.sql import epoch, user_filter
+
+E = AnalyticsEvent
+MINUTES = 30
+
+
+@dataclass(frozen=True)
+class MinutePoint:
+    start: datetime
+    partial: bool
+    events: int
+
+
+@dataclass(frozen=True)
+class RealtimeResult:
+    now: datetime
+    active_users_5m: int
+    minutes: list[MinutePoint]
+
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [["minute", "partial", "events"]]
+        rows += [[m.start.isoformat(), m.partial, m.events] for m in self.minutes]
+        return rows
+
+
+def run(*, include_internal: bool = False) -> RealtimeResult:
+    now = clock.now().astimezone(UTC)
+    scope = Period("UTC", now.date(), now.date(), include_internal=include_internal)
+    active = reader().scalar(
+        select(func.count(func.distinct(E.user_id))).where(
+            E.occurred_at > now - timedelta(minutes=5),
+            E.occurred_at <= now,
+            user_filter(scope, E.user_id),
+        )
+    )
+    this_minute = now.replace(second=0, microsecond=0)
+    start = this_minute - timedelta(minutes=MINUTES - 1)
+    offset = cast(func.floor((epoch(E.occurred_at) - start.timestamp()) / 60), Integer)
+    minutes = (
+        select(offset.label("minute"))
+        .where(E.occurred_at >= start, E.occurred_at <= now, user_filter(scope, E.user_id))
+        .subquery("minutes")
+    )
+    counts = dict(
+        reader().execute(select(minutes.c.minute, func.count()).group_by(minutes.c.minute)).all()
+    )
+    points = [
+        MinutePoint(start + timedelta(minutes=i), i == MINUTES - 1, counts.get(i, 0))
+        for i in range(MINUTES)
+    ]
+    return RealtimeResult(now, active or 0, points)

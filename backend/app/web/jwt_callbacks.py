@@ -1,0 +1,108 @@
+"""flask-jwt-extended callbacks: user lookup, revocation, and 401 problem documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g
+from flask_jwt_extended.exceptions import JWTDecodeError
+
+from app.errors import problem
+from app.extensions import jwt
+from app.models import User
+from app.services.auth import service as auth_service
+
+# The largest id any of our databases stores (BIGINT / SQLite INTEGER).
+_MAX_ID = 2**63 - 1
+_TOKEN_TYPES = ("access", "refresh")
+_MAX_JTI_LENGTH = 64  # revoked_tokens.jti
+
+
+def parse_user_id(sub: object) -> int | None:
+    """The user id a token's `sub` names, or None: only canonical positive decimals."""
+    if not isinstance(sub, str) or not (sub.isascii() and sub.isdigit()) or len(sub) > 19:
+        return None
+    value = int(sub)
+    if str(value) != sub or not 0 < value <= _MAX_ID:
+        return None
+    return value
+
+
+def check_claims(payload: dict[str, Any]) -> int:
+    """The token's user id; JWTDecodeError (a 401) when a claim we rely on is off.
+
+    Only someone holding the secret can sign such a token; refusing it anyway keeps a
+    leaked or buggy issuer from producing tokens that never expire or crash a lookup.
+    """
+    user_id = parse_user_id(payload.get("sub"))
+    if user_id is None:
+        raise JWTDecodeError("the subject is not a user id")
+    jti = payload.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= _MAX_JTI_LENGTH:
+        raise JWTDecodeError("the token has no valid jti claim")
+    if payload.get("type") not in _TOKEN_TYPES:
+        raise JWTDecodeError("the token has no valid type claim")
+    if "exp" not in payload:
+        raise JWTDecodeError("the token has no exp claim")
+    version = payload.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise JWTDecodeError("the token has no valid ver claim")
+    return user_id
+
+
+def _unauthorized(detail: str) -> Response:
+    return problem(
+        401,
+        detail,
+        type_slug="unauthorized",
+        headers={"WWW-Authenticate": 'Bearer realm="api"'},
+    )
+
+
+def register_jwt_callbacks() -> None:
+    @jwt.token_in_blocklist_loader
+    def is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        # flask-jwt-extended calls this first for every decoded token, before the
+        # user lookup: check the claims here and load the user once for both.
+        user, revoked = auth_service.get_user_for_token(
+            user_id=check_claims(payload), jti=payload["jti"]
+        )
+        g._token_user = user
+        if user is None:
+            return False  # the user lookup answers "no longer exists"
+        return revoked or payload.get("ver", 0) != user.token_version
+
+    @jwt.user_lookup_loader
+    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        if "_token_user" in g:
+            return g._token_user
+        user_id = parse_user_id(payload.get("sub"))
+        return auth_service.get_user(user_id=user_id) if user_id is not None else None
+
+    @jwt.user_lookup_error_loader
+    def user_gone(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token's user no longer exists.")
+
+    @jwt.unauthorized_loader
+    def missing_token(reason: str) -> Response:
+        return _unauthorized("A valid access token is required: " + reason)
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason: str) -> Response:
+        return _unauthorized("The token is invalid: " + reason)
+
+    @jwt.expired_token_loader
+    def expired_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token has expired.")
+
+    @jwt.revoked_token_loader
+    def revoked_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token has been revoked.")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("A fresh token is required.")
+
+    @jwt.token_verification_failed_loader
+    def verification_failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorized("The token failed verification.")

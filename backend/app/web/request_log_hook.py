@@ -1,0 +1,140 @@
+"""Hooks that record one request_logs row per API request, off the request's path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, Request, Response, current_app, g, request
+from flask.ctx import _AppCtxGlobals
+from flask_jwt_extended import verify_jwt_in_request
+
+from app import clock, metrics
+from app.extensions import db
+from app.services.privacy.ip_masking import IpAnonymizer
+from app.services.privacy.opt_out import tracking_allowed
+from app.services.request_logs.writer import RequestLogWriter
+
+UNMATCHED = "<unmatched>"
+_NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
+
+
+def get_writer(app: Flask) -> RequestLogWriter:
+    return app.extensions["request_log_writer"]
+
+
+def get_anonymizer(app: Flask) -> IpAnonymizer:
+    return app.extensions["ip_anonymizer"]
+
+
+def log_without_user() -> None:
+    """Record this request's log row without its user id (an erasure's own request)."""
+    g._log_anonymously = True
+
+
+# The hook runs on every request, so it resolves flask's context proxies (request, g,
+# current_app) once and works on the objects: each proxy access costs about as much as
+# the dict look-ups around it.
+
+
+def _logged_user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
+    """The user id to store: none when the request is anonymized or the user opted out."""
+    if ctx.get("_log_anonymously"):
+        return None
+    user_id = _user_id(req, ctx)
+    if user_id is None:
+        return None
+    try:
+        return user_id if tracking_allowed(user_id) else None
+    except Exception:  # noqa: BLE001 - when unsure, store less
+        current_app.logger.exception("opt-out not checked: the user id is not logged")
+        return None
+
+
+def _user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
+    """The user of a valid token that came with the request, if any.
+
+    Routes that require a token have verified it already; for the others (public
+    routes, 404s) the token is verified here, revocation included, and any failure
+    means "anonymous".
+    """
+    jwt_data = ctx.get("_jwt_extended_jwt")
+    if not jwt_data:
+        if not req.headers.get("Authorization"):
+            return None
+        try:
+            verified = verify_jwt_in_request(optional=True, verify_type=False)
+        except Exception:  # noqa: BLE001 - any invalid token means "anonymous"
+            return None
+        if verified is None:
+            return None
+        jwt_data = verified[1]
+    try:
+        return int(jwt_data["sub"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _record(status: int) -> None:
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
+    if ctx.get("_request_logged"):
+        return
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    path = req.path
+    if not path.startswith("/api/") or path.startswith(_NOT_LOGGED_PREFIXES):
+        return
+    ctx._request_logged = True
+    started = ctx.get("started")
+    latency = (time.perf_counter() - started) * 1000.0 if started is not None else 0.0
+    rule = req.url_rule
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    endpoint = rule.rule if rule is not None else UNMATCHED
+    method = req.method[:10]
+    row: dict[str, Any] = {
+        "endpoint": endpoint,
+        "method": method,
+        "status": status,
+        "latency_ms": latency,
+        "user_id": _logged_user_id(req, ctx),
+        # Masked or hashed here, before the row is queued (IP_MODE).
+        "ip_address": get_anonymizer(app).for_remote_addr(req.remote_addr),
+        "created_at": ctx.get("received_at") or clock.now(),
+    }
+    metrics.observe_request(endpoint, method, status, latency / 1000.0)
+    get_writer(app).submit(row)
+
+
+def _after(response: Response) -> Response:
+    try:
+        _record(response.status_code)
+    except Exception:  # noqa: BLE001 - logging must never fail the request
+        current_app.logger.exception("request log not recorded")
+    return response
+
+
+def _teardown(exc: BaseException | None) -> None:
+    # Unhandled exceptions (PROPAGATE_EXCEPTIONS) skip after_request: record them here.
+    if exc is not None and not g.get("_request_logged"):
+        try:
+            _record(500)
+        except Exception:  # noqa: BLE001
+            current_app.logger.exception("request log not recorded")
+
+
+def register_request_logging(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    app.extensions["request_log_writer"] = RequestLogWriter(
+        engine,
+        max_queue=app.config["REQUEST_LOG_QUEUE_SIZE"],
+        batch_size=app.config["REQUEST_LOG_BATCH_SIZE"],
+        interval=app.config["REQUEST_LOG_FLUSH_INTERVAL"],
+        spool_dir=app.config["REQUEST_LOG_SPOOL_DIR"],
+        spool_max_bytes=app.config["REQUEST_LOG_SPOOL_MAX_BYTES"],
+    )
+    app.extensions["ip_anonymizer"] = IpAnonymizer(
+        engine, mode=app.config["IP_MODE"], secret=app.config["IP_HASH_SECRET"]
+    )
+    if app.config["REQUEST_LOG_ENABLED"]:
+        app.after_request(_after)
+        app.teardown_request(_teardown)
