@@ -32,7 +32,9 @@ run: seed
 	@echo ""
 	cd backend && ../$(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# The import contracts (pyproject.toml, [tool.importlinter]) first: a broken layer fails fast.
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -118,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="batchcost-"))
     recreate_database()
-    from app.web.request_log_hook import get_writer
+    from app.services.request_logs.capture import get_writer
 
     app = make_app()
     token = token_for(app)

@@ -87,7 +87,7 @@ def main() -> None:
     # As under gunicorn (gunicorn.conf.py): metrics in multi-process mode, set before the
     # app (and prometheus_client) is imported.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="logcost-"))
-    from app.web.request_log_hook import get_writer
+    from app.services.request_logs.capture import get_writer
 
     modes = ["log", "nolog"] if args.mode == "both" else [args.mode]
     apps = {m: make_app(logging=m == "log", flush_interval=args.flush_interval) for m in modes}
@@ -123,7 +123,7 @@ def main() -> None:
         get_writer(app).flush()
         profiler.disable()
         stats = pstats.Stats(profiler)
-        ours = r"request_logging|metrics|request_log_writer|ip_privacy|privacy_service|prometheus"
+        ours = r"request_log_hook|metrics|request_logs|ip_masking|opt_out|prometheus"
         stats.sort_stats("cumulative").print_stats(ours, 60)
 
 

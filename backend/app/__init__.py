@@ -10,10 +10,10 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
-from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate
 from app.services.insights.sqlite_functions import register_sqlite_functions
 from app.web.converters import BoundedIntConverter
+from app.web.error_handlers import register_error_handlers
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -76,9 +76,12 @@ def register_extensions(app: Flask) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
 
+    from app.services.auth import service as auth_service
     from app.web.jwt_callbacks import register_jwt_callbacks
 
-    register_jwt_callbacks()
+    register_jwt_callbacks(
+        user_for_token=auth_service.get_user_for_token, get_user=auth_service.get_user
+    )
 
 
 def _migrations_dir(app: Flask) -> str:
@@ -95,13 +98,16 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from app.services.insights.reader import register_reader
+    from app.services.request_logs import capture
     from app.web.rate_limit_headers import register_rate_limit_headers
     from app.web.request_context import register_request_hooks
     from app.web.request_log_hook import register_request_logging
 
     register_request_hooks(app)
     register_rate_limit_headers(app)
-    register_request_logging(app)
+    with app.app_context():
+        request_logs = capture.install(app, db.engine, app.config)
+    register_request_logging(app, request_logs.submit)
     register_reader(app)
 
 

@@ -106,7 +106,11 @@ def count_log_spooled(n: int) -> None:
 def set_writer_state(writer: WriterState) -> None:
     """Publish a request-log writer's queue depth and spool size (this process's share)."""
     WRITER_QUEUE_DEPTH.set(writer.depth)
-    SPOOL_BYTES.set(writer.spool_bytes)
+    set_spool_bytes(writer.spool_bytes)
+
+
+def set_spool_bytes(n: int) -> None:
+    SPOOL_BYTES.set(n)
 
 
 def multiprocess_dir() -> str | None:

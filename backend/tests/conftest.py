@@ -25,7 +25,7 @@ from app import clock, create_app
 from app.extensions import db as _db
 from app.extensions import limiter
 from app.models import Base
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests import services as svc
 
 # Fixtures shared by several test modules but living with their data (data sets, etc.).

@@ -18,7 +18,7 @@ from app import create_app
 from app.extensions import db
 from app.services.auth import service as auth_service
 from app.services.demo import seed as seed_service
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests import services as svc
 from tests.conftest import IN_CI, make_config
 

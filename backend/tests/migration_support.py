@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.services.request_logs.capture import get_writer
 from app.services.request_logs.partitions import is_partition_name
-from app.web.request_log_hook import get_writer
 from tests.conftest import MIGRATIONS, PG_URL
 
 # Named after the test database, so suites run side by side never drop each other's.

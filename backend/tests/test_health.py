@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db, limiter
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests.conftest import make_config
 from tests.problem_helpers import assert_problem
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import metrics
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests.problem_helpers import assert_problem
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}

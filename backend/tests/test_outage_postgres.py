@@ -19,7 +19,7 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db, limiter
 from app.services.demo import seed as seed_service
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests import services as svc
 from tests.conftest import make_config
 from tests.outage_support import PrivatePostgres, private_postgres

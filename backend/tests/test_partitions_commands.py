@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app import clock, create_app
 from app.extensions import db
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests.conftest import make_config
 from tests.partition_support import (
     expected_partition,

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Base
 from app.services.auth import service as auth_service
 from app.services.privacy import erasure as erasure_service
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 from tests import privacy_support
 
 PROBLEM = "application/problem+json"

@@ -55,7 +55,7 @@ def test_default_mode_masks_before_the_row_is_written(client, flush_logs, query)
 
 def test_full_mode_keeps_the_address(app_factory, query):
     app = app_factory(IP_MODE="full")
-    from app.web.request_log_hook import get_writer
+    from app.services.request_logs.capture import get_writer
 
     ips = _logged_ips(app.test_client(), lambda: get_writer(app).flush(), query, V6)
     assert ips == [V6]
@@ -64,7 +64,7 @@ def test_full_mode_keeps_the_address(app_factory, query):
 def test_hash_mode_counts_a_visitor_within_a_day_not_across_days(app_factory, query, at):
     app = app_factory(IP_MODE="hash")
     client = app.test_client()
-    from app.web.request_log_hook import get_writer
+    from app.services.request_logs.capture import get_writer
 
     def flush() -> None:
         assert get_writer(app).flush()
@@ -90,7 +90,7 @@ def test_hash_mode_counts_a_visitor_within_a_day_not_across_days(app_factory, qu
 
 def test_hash_key_is_cached_in_the_process(app_factory, query, at):
     app = app_factory(IP_MODE="hash")
-    from app.web.request_log_hook import get_anonymizer
+    from app.services.request_logs.capture import get_anonymizer
 
     at("2026-03-01T10:00:00Z")
     with app.app_context():

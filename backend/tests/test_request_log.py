@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app import clock
-from app.web.request_log_hook import get_writer
+from app.services.request_logs.capture import get_writer
 
 COLUMNS = "endpoint, method, status, latency_ms, user_id, ip_address, created_at"
 

@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from app import clock
+from app.services.request_logs.capture import get_writer
 from app.services.request_logs.writer import RequestLogWriter
-from app.web.request_log_hook import get_writer
 
 
 def row(endpoint: str = "/api/v2/test", status: int = 200) -> dict:

@@ -1,15 +1,13 @@
-"""Privacy commands: flask analytics anonymize-ips|prune|partitions, flask users set-internal."""
+"""Privacy commands: flask analytics anonymize-ips|prune|partitions."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from app import clock
-from app.errors import NotFound
 from app.extensions import db
-from app.services.auth import service as auth_service
 from app.services.privacy import pruning
 from app.services.request_logs import partitions
 
@@ -85,27 +83,7 @@ def partitions_command(months_ahead: int) -> None:
     click.echo(f"{partitions.DEFAULT_PARTITION}: {default_rows} rows outside those months")
 
 
-# AppGroup: its commands run in an app context under any runner, not only `flask`.
-@click.group("users", cls=AppGroup)
-def users_group() -> None:
-    """User administration."""
-
-
-@users_group.command("set-internal")
-@click.argument("email")
-@click.option("--off", is_flag=True, help="Mark the user as not internal again.")
-def set_internal_command(email: str, off: bool) -> None:
-    """Mark a user internal (left out of insights by default), or not with --off."""
-    try:
-        user = auth_service.set_internal(email=email, internal=not off)
-    except NotFound as exc:
-        raise click.ClickException(exc.detail) from None
-    state = "internal" if user.is_internal else "not internal"
-    click.echo(f"{user.email} (id {user.id}) is {state}.")
-
-
-def register_privacy_cli(app_cli: click.Group, analytics_group: click.Group) -> None:
+def register_privacy_cli(analytics_group: click.Group) -> None:
     analytics_group.add_command(anonymize_ips_command)
     analytics_group.add_command(prune_command)
     analytics_group.add_command(partitions_command)
-    app_cli.add_command(users_group)

@@ -9,7 +9,7 @@ from app.routes import analytics_v2, auth_v2, challenges_v2, plans_v2, privacy_v
 from app.routes.admin_dashboard import bp as admin_dashboard_bp
 from app.routes.health import health_bp
 from app.routes.insights_v2 import blp as insights_blp
-from app.routes.metrics import register_metrics
+from app.routes.prometheus import register_metrics
 
 
 def register_blueprints(api: Api, app: Flask) -> None:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from app import metrics
 from app.errors import Forbidden, ServiceUnavailable
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, auth_required, cached_json_body, write_limit
+from app.routes._common import ApiBlueprint, auth_required, write_limit
 from app.schemas.analytics import MAX_BATCH_EVENTS, BatchCreate, BatchRead, EventCreate, EventRead
 from app.services.analytics_service import AnalyticsService
 from app.services.ingestion import batch as ingestion_service
@@ -25,6 +25,7 @@ from app.services.ingestion import rejected_events
 from app.services.ingestion.checks import EventRefused, IngestPolicy
 from app.services.ingestion.event_schemas import load_event_schemas
 from app.web import json_codec
+from app.web.json_body import cached_json_body, json_body
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _event_cost() -> int:
     cost = 1
     if request.endpoint == "analytics_v2.batch":
         try:
-            body = blp.ARGUMENTS_PARSER._raw_load_json(request)
+            body = json_body(request)
         except HTTPException:
             body = None
         events = body.get("events") if isinstance(body, dict) else None

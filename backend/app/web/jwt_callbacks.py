@@ -1,7 +1,12 @@
-"""flask-jwt-extended callbacks: user lookup, revocation, and 401 problem documents."""
+"""flask-jwt-extended callbacks: user lookup, revocation, and 401 problem documents.
+
+The look-ups themselves are the auth service's; the app factory hands them in, so the web
+plumbing imports no service.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g
@@ -10,7 +15,6 @@ from flask_jwt_extended.exceptions import JWTDecodeError
 from app.errors import problem
 from app.extensions import jwt
 from app.models import User
-from app.services.auth import service as auth_service
 
 # The largest id any of our databases stores (BIGINT / SQLite INTEGER).
 _MAX_ID = 2**63 - 1
@@ -59,12 +63,17 @@ def _unauthorized(detail: str) -> Response:
     )
 
 
-def register_jwt_callbacks() -> None:
+# (user_id, jti) -> (the user or None, whether the jti is revoked); user_id -> the user.
+UserForToken = Callable[..., tuple[User | None, bool]]
+GetUser = Callable[..., User | None]
+
+
+def register_jwt_callbacks(*, user_for_token: UserForToken, get_user: GetUser) -> None:
     @jwt.token_in_blocklist_loader
     def is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
         # flask-jwt-extended calls this first for every decoded token, before the
         # user lookup: check the claims here and load the user once for both.
-        user, revoked = auth_service.get_user_for_token(
+        user, revoked = user_for_token(
             user_id=check_claims(payload), jti=payload["jti"]
         )
         g._token_user = user
@@ -77,7 +86,7 @@ def register_jwt_callbacks() -> None:
         if "_token_user" in g:
             return g._token_user
         user_id = parse_user_id(payload.get("sub"))
-        return auth_service.get_user(user_id=user_id) if user_id is not None else None
+        return get_user(user_id=user_id) if user_id is not None else None
 
     @jwt.user_lookup_error_loader
     def user_gone(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:

@@ -1,30 +1,40 @@
-"""Hooks that record one request_logs row per API request, off the request's path."""
+"""Hooks that record one request_logs row per API request, off the request's path.
+
+The hook reads what only the request knows (route template, status, latency, the token's
+user, the client address) and hands it to the submit function the app factory gives it
+(services/request_logs/capture.py: opt-out, IP masking, the background writer).
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.ctx import _AppCtxGlobals
 from flask_jwt_extended import verify_jwt_in_request
 
 from app import clock, metrics
-from app.extensions import db
-from app.services.privacy.ip_masking import IpAnonymizer
-from app.services.privacy.opt_out import tracking_allowed
-from app.services.request_logs.writer import RequestLogWriter
 
 UNMATCHED = "<unmatched>"
 _NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
 
 
-def get_writer(app: Flask) -> RequestLogWriter:
-    return app.extensions["request_log_writer"]
+class SubmitRow(Protocol):
+    def __call__(
+        self,
+        *,
+        endpoint: str,
+        method: str,
+        status: int,
+        latency_ms: float,
+        user_id: int | None,
+        remote_addr: str | None,
+        created_at: Any,
+    ) -> None: ...
 
 
-def get_anonymizer(app: Flask) -> IpAnonymizer:
-    return app.extensions["ip_anonymizer"]
+_SUBMIT = "request_log_submit"
 
 
 def log_without_user() -> None:
@@ -38,17 +48,10 @@ def log_without_user() -> None:
 
 
 def _logged_user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
-    """The user id to store: none when the request is anonymized or the user opted out."""
+    """The token's user id; none when the request is to be logged anonymously."""
     if ctx.get("_log_anonymously"):
         return None
-    user_id = _user_id(req, ctx)
-    if user_id is None:
-        return None
-    try:
-        return user_id if tracking_allowed(user_id) else None
-    except Exception:  # noqa: BLE001 - when unsure, store less
-        current_app.logger.exception("opt-out not checked: the user id is not logged")
-        return None
+    return _user_id(req, ctx)
 
 
 def _user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
@@ -90,18 +93,16 @@ def _record(status: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     endpoint = rule.rule if rule is not None else UNMATCHED
     method = req.method[:10]
-    row: dict[str, Any] = {
-        "endpoint": endpoint,
-        "method": method,
-        "status": status,
-        "latency_ms": latency,
-        "user_id": _logged_user_id(req, ctx),
-        # Masked or hashed here, before the row is queued (IP_MODE).
-        "ip_address": get_anonymizer(app).for_remote_addr(req.remote_addr),
-        "created_at": ctx.get("received_at") or clock.now(),
-    }
     metrics.observe_request(endpoint, method, status, latency / 1000.0)
-    get_writer(app).submit(row)
+    app.extensions[_SUBMIT](
+        endpoint=endpoint,
+        method=method,
+        status=status,
+        latency_ms=latency,
+        user_id=_logged_user_id(req, ctx),
+        remote_addr=req.remote_addr,
+        created_at=ctx.get("received_at") or clock.now(),
+    )
 
 
 def _after(response: Response) -> Response:
@@ -121,20 +122,8 @@ def _teardown(exc: BaseException | None) -> None:
             current_app.logger.exception("request log not recorded")
 
 
-def register_request_logging(app: Flask) -> None:
-    with app.app_context():
-        engine = db.engine
-    app.extensions["request_log_writer"] = RequestLogWriter(
-        engine,
-        max_queue=app.config["REQUEST_LOG_QUEUE_SIZE"],
-        batch_size=app.config["REQUEST_LOG_BATCH_SIZE"],
-        interval=app.config["REQUEST_LOG_FLUSH_INTERVAL"],
-        spool_dir=app.config["REQUEST_LOG_SPOOL_DIR"],
-        spool_max_bytes=app.config["REQUEST_LOG_SPOOL_MAX_BYTES"],
-    )
-    app.extensions["ip_anonymizer"] = IpAnonymizer(
-        engine, mode=app.config["IP_MODE"], secret=app.config["IP_HASH_SECRET"]
-    )
+def register_request_logging(app: Flask, submit: SubmitRow) -> None:
+    app.extensions[_SUBMIT] = submit
     if app.config["REQUEST_LOG_ENABLED"]:
         app.after_request(_after)
         app.teardown_request(_teardown)

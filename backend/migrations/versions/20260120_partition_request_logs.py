@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from app.services import clock
+from app import clock
 
 revision = "20260120_partition_request_logs"
 down_revision = "20260115_add_privacy"

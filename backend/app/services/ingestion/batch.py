@@ -185,7 +185,7 @@ def ingest_batch(
 
     to_store = [e for _, e in prepared]
     if to_store and not tracking_allowed(user_id):
-        # Opted out: checked and answered as usual, never stored (privacy_service).
+        # Opted out: checked and answered as usual, never stored (privacy/opt_out.py).
         to_store = []
         opted_out = True
     else:

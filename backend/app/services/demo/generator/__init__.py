@@ -9,7 +9,7 @@ now and then afterwards; the API meanwhile logs its requests.
 - people.py: who signs up when, where, joins what, and their habits (drawn once);
 - sessions.py: the day-by-day simulation and the events it leaves (run twice: count,
   then write, so that --events is met exactly);
-- request_logs.py: the request logs of the last days;
+- api_traffic.py: the request logs of the last days;
 - sinks.py: binary COPY on PostgreSQL, executemany on SQLite, in chunks; one day's rows
   are the most ever held in memory.
 
@@ -33,7 +33,7 @@ from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Challenge, Plan, User, Video
 from app.services.demo import seed as seed_service
-from app.services.demo.generator import request_logs
+from app.services.demo.generator import api_traffic
 from app.services.demo.generator.people import (
     DAY_US,
     EMAIL_DOMAIN,
@@ -125,7 +125,7 @@ def generate(*, options: Options, progress: Callable[[int], object] = lambda _n:
                     max_rows=max(10 * options.chunk_rows, 100_000),
                 )
                 emitter.run(Simulation(members, cal, start_us, now_us, f"{key}:sessions"))
-                request_logs.write(rng=random.Random(f"{key}:requests"), writer=writer,
+                api_traffic.write(rng=random.Random(f"{key}:requests"), writer=writer,
                                    total=options.request_logs, start_us=log_start,
                                    now_us=now_us, active=emitter.active,
                                    everyone=[m.uid for m in members])

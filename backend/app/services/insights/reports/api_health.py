@@ -2,7 +2,7 @@
 
 Two ways to answer, the same document either way (its `percentiles` field says which):
 - exact: percentile_cont (linear interpolation) over the raw rows of the period;
-- histogram: the latency rollup (latency_rollup.py), folded up to date first; requests
+- histogram: the latency rollup (rollups/latency.py), folded up to date first; requests
   and 4xx/5xx rates stay exact, p50/p95/p99 are within 1.99 % of the exact values.
 The histogram answers when the period holds more than API_HEALTH_EXACT_MAX_REQUESTS
 requests (config, 100,000 by default; counted from the rollup), the raw rows otherwise,
@@ -26,6 +26,7 @@ from app.models import LatencyRollup, RequestLog
 from app.services.insights.params import Period, local_midnight
 from app.services.insights.reader import reader
 from app.services.insights.rollups import latency as latency_rollup
+from app.services.insights.rollups.latency_bins import ERROR_BOUND
 from app.services.insights.sql import bucket_key, percentile, user_filter
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ L = LatencyRollup
 QUARTER = 15 * 60
 SLOWEST = 10
 # The stated bound: sqrt(1.04) - 1 = 0.01980..., rounded up.
-HISTOGRAM_ERROR = math.ceil(latency_rollup.ERROR_BOUND * 10_000) / 10_000
+HISTOGRAM_ERROR = math.ceil(ERROR_BOUND * 10_000) / 10_000
 
 
 @dataclass(frozen=True)

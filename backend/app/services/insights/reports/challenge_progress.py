@@ -5,7 +5,7 @@ the cohort of the week of their first enrollment's start_date; a cell counts onl
 the members who could have reached day k by today (start + k - 1 <= today in tz):
 a cell no member could have reached yet is null, never 0.
 
-On the primary the counts come from the progress rollup (progress_rollup.py: counters per
+On the primary the counts come from the progress rollup (rollups/progress.py: counters per
 challenge and start day, kept by id watermarks); on a read replica, or when the rollup
 cannot be brought up to date, from one statement over enrollments and completions.
 """

@@ -33,7 +33,6 @@ user's folded requests are read again from request_logs and moved out of them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,48 +55,26 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
 from app.models import LatencyRollup, LatencyRollupUser, RequestLog, User
 from app.services.database import upsert
 from app.services.insights.rollups import watermark as rollup_watermark
+from app.services.insights.rollups.latency_bins import (
+    PERCENTILES,
+    bin_expr,
+    interpolate,
+    sql_number,
+)
 
 NAME = "latency"  # the rollup_state row
-RATIO = 1.04
-LN_RATIO = math.log(RATIO)
-ERROR_BOUND = math.sqrt(RATIO) - 1  # 0.0198: the largest relative error of a percentile
-MIN_MS, MAX_MS = 1e-300, 1e300
-ZERO_BIN = -20_000  # below every other bin (ln(1e-300) / ln(1.04) = -17,617)
 GRAINS = (1440, 60, 15)  # minutes, coarsest first
 FOLD_CHUNK = 500_000  # ids per fold transaction: a backlog commits as it goes
 ANALYZE_AFTER = 200_000  # ids folded in one call that warrant fresh planner statistics
-PERCENTILES = (0.5, 0.95, 0.99)
 
 L = LatencyRollup.__table__
 U = LatencyRollupUser.__table__
 R = RequestLog.__table__
-
-
-def bin_of(latency_ms: float) -> int:
-    """The bin of a latency, as the fold computes it in SQL."""
-    if not latency_ms > 0:
-        return ZERO_BIN
-    return math.floor(math.log(min(max(latency_ms, MIN_MS), MAX_MS)) / LN_RATIO)
-
-
-def representative(bin_: int) -> float:
-    """The value a bin reads as: its geometric middle (0 for the zero bin)."""
-    return 0.0 if bin_ == ZERO_BIN else RATIO ** (bin_ + 0.5)
-
-
-def interpolate(n: int, fraction: float, low_bin: int, high_bin: int) -> float:
-    """percentile_cont's linear interpolation between the bins holding the order
-    statistics floor(fraction * (n - 1)) and ceil(...)."""
-    position = fraction * (n - 1)
-    weight = position - math.floor(position)
-    low, high = representative(low_bin), representative(high_bin)
-    return low + weight * (high - low)
 
 
 # -- SQL -------------------------------------------------------------------------------
@@ -105,22 +82,6 @@ def interpolate(n: int, fraction: float, low_bin: int, high_bin: int) -> float:
 
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _num(value: float) -> ColumnElement[float]:
-    # Inlined, not bound: the same expression in SELECT and GROUP BY must be one text.
-    return literal_column(f"CAST({value!r} AS DOUBLE PRECISION)", Float)
-
-
-def bin_expr(latency: Any, *, postgres: bool) -> ColumnElement[int]:
-    """bin_of() in SQL."""
-    if postgres:
-        clamped = func.least(func.greatest(latency, _num(MIN_MS)), _num(MAX_MS))
-    else:
-        clamped = func.min(func.max(latency, _num(MIN_MS)), _num(MAX_MS))
-    index = cast(func.floor(func.ln(clamped) / _num(LN_RATIO)), Integer)
-    positive = latency > literal_column("0")
-    return case((positive, index), else_=literal_column(str(ZERO_BIN), Integer))
 
 
 _ORIGIN = literal_column("TIMESTAMPTZ '1970-01-01 00:00:00+00'")
@@ -405,7 +366,7 @@ def read(
     ).subquery("c")
     order_stats = []
     for fraction in PERCENTILES:
-        position = _num(fraction) * (c.c.total - 1)
+        position = sql_number(fraction) * (c.c.total - 1)
         for rank in (func.floor(position), func.ceil(position)):
             order_stats.append(func.min(case((c.c.upto > rank, c.c.bin))))
     ckeys = [c.c[n] for n in names]
