@@ -191,9 +191,9 @@ def test_active_users_as_csv(client, data):
     )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.get_data(as_text=True).splitlines() == [
-        "day,partial,dau,wau,mau,stickiness",
-        "2026-03-28,false,1,1,2,0.5",
-        "2026-03-29,false,1,2,3,0.3333",
+        "day,partial,dau,wau,mau,stickiness,wau_complete,mau_complete",
+        "2026-03-28,false,1,1,2,0.5,true,false",
+        "2026-03-29,false,1,2,3,0.3333,true,false",
     ]
 
 

@@ -101,7 +101,7 @@ def get_trends(args: dict[str, Any]) -> Any:
 @blp.arguments(s.RangeQuery, location="query")
 @blp.response(200, s.ActiveUsersRead)
 def get_active_users(args: dict[str, Any]) -> Any:
-    """DAU, rolling WAU and MAU, and stickiness per local day"""
+    """DAU, rolling WAU and MAU, and stickiness per local day, week or month"""
     return _respond(active_users.run(period=_period(args)), args)
 
 

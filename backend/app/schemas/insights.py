@@ -132,16 +132,46 @@ class TrendsRead(Schema):
 
 
 class ActiveUsersDayRead(Schema):
-    day = fields.String()
-    partial = fields.Boolean()
-    dau = fields.Integer()
-    wau = fields.Integer()
-    mau = fields.Integer()
-    stickiness = fields.Float(allow_none=True)
+    day = fields.String(
+        metadata={"description": "The local day, or the first day of the week or month"}
+    )
+    partial = fields.Boolean(metadata={"description": "The point holds now or a later time"})
+    dau = fields.Integer(
+        metadata={
+            "description": "Users active that day; for a week or month, on any of its "
+            "days within the range"
+        }
+    )
+    wau = fields.Integer(
+        metadata={"description": "Users active in the 7 days ending on the point's last day"}
+    )
+    mau = fields.Integer(
+        metadata={"description": "Users active in the 30 days ending on the point's last day"}
+    )
+    stickiness = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Mean DAU of the point's days over its MAU (DAU/MAU for a day); "
+            "null when MAU is 0"
+        },
+    )
+    wau_complete = fields.Boolean(
+        metadata={"description": "false while the WAU window reaches before data_start"}
+    )
+    mau_complete = fields.Boolean(
+        metadata={
+            "description": "false while the MAU window reaches before data_start "
+            "(MAU, and so stickiness, still filling)"
+        }
+    )
 
 
 class ActiveUsersRead(Schema):
     period = fields.Nested(PeriodRead)
+    data_start = fields.String(
+        allow_none=True,
+        metadata={"description": "The local day of the earliest stored event (null: none)"},
+    )
     days = fields.List(fields.Nested(ActiveUsersDayRead))
 
 

@@ -1,53 +1,71 @@
-"""Active users per local day: DAU, WAU (rolling 7 days), MAU (rolling 30), stickiness."""
+"""Active users per local day, week or month: DAU, WAU (rolling 7 days), MAU (rolling 30),
+stickiness, and whether the rolling windows were still filling (docs/REPORTS.md).
+
+interval=day: one point per local day. interval=week (starting on week_start) or month:
+one point per local week or month, covering its days within the range; `dau` is the users
+active on any of those days, WAU and MAU are those of its last day within the range, and
+stickiness is the mean DAU of those days over that MAU. A window is complete on day d when
+it starts on or after the data's first day (the local day of the earliest stored event).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Subquery, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from app import clock
 from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services.insights.params import Period, day_number, from_day_number
+from app.services.insights.params import Period, day_number, from_day_number, invalid, zone
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import activity_counts
-from app.services.insights.sql import day_key, user_filter
+from app.services.insights.sql import bucket_key, day_key, user_filter
 
 E = AnalyticsEvent
+WAU_DAYS, MAU_DAYS = 7, 30
+INTERVALS = ("day", "week", "month")
 
 
 @dataclass(frozen=True)
 class ActiveUsersDay:
+    """One point: a local day, or a week or month (named by its first day)."""
+
     day: str
     partial: bool
     dau: int
     wau: int
     mau: int
-
-    @property
-    def stickiness(self) -> float | None:
-        return round(self.dau / self.mau, 4) if self.mau else None
+    stickiness: float | None
+    wau_complete: bool
+    mau_complete: bool
 
 
 @dataclass(frozen=True)
 class ActiveUsersResult:
     period: Period
+    data_start: str | None  # the local day of the earliest stored event
     days: list[ActiveUsersDay]
 
     def csv_rows(self) -> list[list[Any]]:
-        rows: list[list[Any]] = [["day", "partial", "dau", "wau", "mau", "stickiness"]]
-        rows += [[d.day, d.partial, d.dau, d.wau, d.mau, d.stickiness] for d in self.days]
+        rows: list[list[Any]] = [
+            ["day", "partial", "dau", "wau", "mau", "stickiness", "wau_complete", "mau_complete"]
+        ]
+        rows += [
+            [d.day, d.partial, d.dau, d.wau, d.mau, d.stickiness, d.wau_complete, d.mau_complete]
+            for d in self.days
+        ]
         return rows
 
 
 def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
-    """The report; from the zone's activity rollup unless `rollup` is False or reports read
-    a replica (the raw scan there)."""
+    """The report; daily counts from the zone's activity rollup unless `rollup` is False or
+    reports read a replica (the raw scan there)."""
+    if period.interval not in INTERVALS:
+        raise invalid("interval", "Active users are counted per day, week or month.")
     first, last = day_number(period.start_date), day_number(period.end_date)
     found = None
     if rollup and reads_primary():
@@ -56,19 +74,93 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
             found = _from_rollup(period, zone_id, first, last)
     if found is None:
         found = _window_counts(reader(), _raw_active(period), first, last)
-    today = day_number(clock.today_in(period.tz))
-    return ActiveUsersResult(
-        period=period,
-        days=[
-            ActiveUsersDay(from_day_number(d).isoformat(), d >= today, *found.get(d, (0, 0, 0)))
-            for d in range(first, last + 1)
-        ],
+    daily = {d: found.get(d, (0, 0, 0)) for d in range(first, last + 1)}
+    start = first_event_day(period.tz)
+    bucket_users = None if period.interval == "day" else _bucket_users(period)
+    points = []
+    for bucket in period.buckets():
+        lo, hi = _days_of(period.interval, bucket.key)
+        lo, hi = max(lo, first), min(hi, last)
+        dau, wau, mau = daily[hi]
+        mean_dau = sum(daily[d][0] for d in range(lo, hi + 1)) / (hi - lo + 1)
+        if bucket_users is not None:
+            dau = bucket_users.get(bucket.key, 0)
+        points.append(
+            ActiveUsersDay(
+                day=bucket.start,
+                partial=bucket.partial,
+                dau=dau,
+                wau=wau,
+                mau=mau,
+                stickiness=round(mean_dau / mau, 4) if mau else None,
+                wau_complete=_complete(hi, WAU_DAYS, start),
+                mau_complete=_complete(hi, MAU_DAYS, start),
+            )
+        )
+    data_start = None if start is None else from_day_number(start).isoformat()
+    return ActiveUsersResult(period=period, data_start=data_start, days=points)
+
+
+def _complete(day: int, width: int, start: int | None) -> bool:
+    """Whether the window of `width` days ending on `day` lies within the recorded days."""
+    return start is not None and day - width + 1 >= start
+
+
+def _days_of(interval: str, key: int) -> tuple[int, int]:
+    """The first and last day numbers of a bucket (see params.Period.label)."""
+    if interval == "week":
+        return key, key + 6
+    if interval == "month":
+        year, month = 1970 + key // 12, key % 12 + 1
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return day_number(date(year, month, 1)), day_number(following) - 1
+    return key, key
+
+
+def first_event_at() -> datetime | None:
+    """The earliest occurred_at of any stored event: one index probe per event type (a
+    loose index scan over idx_events_type_occurred_user), not a scan of the table."""
+    types = select(func.min(E.event_type).label("t")).cte("event_types", recursive=True)
+    following = select(func.min(E.event_type)).where(E.event_type > types.c.t)
+    types = types.union_all(
+        select(following.scalar_subquery().label("t")).where(types.c.t.is_not(None))
     )
+    earliest = (
+        select(func.min(E.occurred_at)).where(E.event_type == types.c.t).scalar_subquery()
+    )
+    firsts = select(earliest.label("at")).select_from(types).subquery("firsts")
+    at = func.min(firsts.c.at, type_=E.occurred_at.type)
+    return reader().scalar(select(at))
+
+
+def first_event_day(tz: str) -> int | None:
+    """The local day (in tz) of the earliest stored event, as a day number."""
+    moment = first_event_at()
+    if moment is None:
+        return None
+    return day_number(moment.astimezone(zone(tz)).date())
+
+
+def _bucket_users(period: Period) -> dict[int, int]:
+    """Distinct users per week or month, over the range's events (raw rows, as trends at
+    those intervals)."""
+    pairs = (
+        select(E.user_id, bucket_key(E.occurred_at, period).label("bucket"))
+        .where(
+            E.occurred_at >= period.utc_start,
+            E.occurred_at < period.utc_end,
+            user_filter(period, E.user_id),
+        )
+        .distinct()
+        .subquery("pairs")
+    )
+    stmt = select(pairs.c.bucket, func.count()).group_by(pairs.c.bucket)
+    return {int(key): int(users) for key, users in reader().execute(stmt)}
 
 
 def _raw_active(period: Period) -> Subquery:
     """(user_id, day) of every user with an event on a local day, from raw events."""
-    window = replace(period, start_date=period.start_date - timedelta(days=29))
+    window = replace(period, start_date=period.start_date - timedelta(days=MAU_DAYS - 1))
     return (
         select(E.user_id, day_key(E.occurred_at, period.tz).label("day"))
         .where(
@@ -92,10 +184,12 @@ def _window_counts(
         select(
             days.c.d,
             func.count(func.distinct(case((active.c.day == days.c.d, user)))).label("dau"),
-            func.count(func.distinct(case((active.c.day > days.c.d - 7, user)))).label("wau"),
+            func.count(func.distinct(case((active.c.day > days.c.d - WAU_DAYS, user)))).label(
+                "wau"
+            ),
             func.count(func.distinct(user)).label("mau"),
         )
-        .join(active, and_(active.c.day > days.c.d - 30, active.c.day <= days.c.d))
+        .join(active, and_(active.c.day > days.c.d - MAU_DAYS, active.c.day <= days.c.d))
         .group_by(days.c.d)
     )
     return {row.d: (row.dau, row.wau, row.mau) for row in session.execute(stmt)}
@@ -108,7 +202,9 @@ def _from_rollup(
     if period.include_internal:
         return counts
     # The counters hold every user: take the internal users' own counts away.
-    internal_days = activity_counts.internal_days(zone_id=zone_id, first=first - 29, last=last)
+    internal_days = activity_counts.internal_days(
+        zone_id=zone_id, first=first - MAU_DAYS + 1, last=last
+    )
     internal = _window_counts(db.session, internal_days, first, last)
     result = {}
     for day, (dau, wau, mau) in counts.items():
