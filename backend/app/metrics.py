@@ -75,8 +75,9 @@ def count_events(outcome: str, n: int = 1, *, reason: str | None = None) -> None
 
 
 # (route, method, status class) -> its histogram child: labels() validates and joins the
-# label values on every call, a dict look-up does not. Routes are templates, so the keys
-# are few; the bound only guards against odd methods a client may send.
+# label values on every call, a dict look-up does not. The keys are few: the request-log
+# hook passes route templates (or "<unmatched>") and the routed methods (anything else is
+# "OTHER", web/request_context.py), never a raw path or a client's text.
 _request_children: dict[tuple[str, str, int], Any] = {}
 _MAX_CHILDREN = 2048
 

@@ -1,4 +1,10 @@
-"""Per-request plumbing: request ids, receive time, content-type checks, log records."""
+"""Per-request plumbing: request ids, receive time, method and content-type checks, log records.
+
+Methods: the app routes GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS. Any other method,
+TRACE and CONNECT included (the app serves neither: TRACE only echoes, CONNECT is for
+proxies), is answered 405 problem+json before routing, and is recorded in metrics and
+request_logs as OTHER: a client inventing methods cannot grow label sets or stored values.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from app import clock
 from app.errors import problem
@@ -15,6 +22,30 @@ from app.errors import problem
 # fullmatch, not match with "$": "$" also matches before a trailing newline.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+
+def recorded_method(method: str) -> str:
+    """The method as metrics and request logs record it: a routed method, or OTHER."""
+    return method if method in ROUTED_METHODS else OTHER_METHOD
+
+
+def _unknown_method() -> Response:
+    """405 for a method the app never routes; Allow lists what the path accepts (if any)."""
+    error = request.routing_exception
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        allowed = sorted(error.valid_methods)
+    elif request.url_rule is not None and request.url_rule.methods:
+        allowed = sorted(request.url_rule.methods)
+    else:
+        allowed = []  # no such path: an empty Allow (RFC 9110 15.5.6)
+    return problem(
+        405,
+        "The request method is not supported.",
+        type_slug="method-not-allowed",
+        headers={"Allow": ", ".join(allowed)},
+    )
 
 
 class RequestIdFilter(logging.Filter):
@@ -32,6 +63,8 @@ def _start() -> Response | None:
     g.received_at = clock.now()
     inbound = request.headers.get("X-Request-ID", "")
     g.request_id = inbound if _VALID_REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
+    if request.method not in ROUTED_METHODS:
+        return _unknown_method()
     if (
         request.method in _BODY_METHODS
         and request.path.startswith("/api/")

@@ -15,8 +15,12 @@ from flask.ctx import _AppCtxGlobals
 from flask_jwt_extended import verify_jwt_in_request
 
 from app import clock, metrics
+from app.web.request_context import recorded_method
 
 UNMATCHED = "<unmatched>"
+# request_logs.endpoint's width. Templates are the app's own (a few dozen, short); the bound
+# only keeps a future long template from failing a whole batch of the writer's insert.
+_ENDPOINT_MAX = 255
 _NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
 
 
@@ -91,8 +95,9 @@ def _record(status: int) -> None:
     latency = (time.perf_counter() - started) * 1000.0 if started is not None else 0.0
     rule = req.url_rule
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    endpoint = rule.rule if rule is not None else UNMATCHED
-    method = req.method[:10]
+    # The route template, never the raw path: labels and stored values stay a small set.
+    endpoint = rule.rule[:_ENDPOINT_MAX] if rule is not None else UNMATCHED
+    method = recorded_method(req.method)
     metrics.observe_request(endpoint, method, status, latency / 1000.0)
     app.extensions[_SUBMIT](
         endpoint=endpoint,
