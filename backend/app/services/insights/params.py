@@ -8,13 +8,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app import clock
 from app.errors import ValidationFailed
-from app.services.insights.sqlite_functions import WEEK_OFFSETS, bucket_key
+from app.services.insights.sqlite_functions import WEEK_OFFSETS, bucket_key, hour_key
 
 PRESETS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
 INTERVALS = ("hour", "day", "week", "month")
 WEEK_STARTS = tuple(WEEK_OFFSETS)
 MAX_BUCKETS = 2000
 EPOCH = date(1970, 1, 1)
+UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = 3600
+SECOND = timedelta(seconds=1)
 
 
 def invalid(field: str, message: str) -> ValidationFailed:
@@ -48,7 +51,7 @@ def from_day_number(number: int) -> date:
 @dataclass(frozen=True)
 class Bucket:
     key: int
-    start: str  # a local date, or for hours a local ISO datetime with its offset
+    start: str  # a local date, or for hours the local ISO datetime it starts, with its offset
     partial: bool
 
 
@@ -93,32 +96,63 @@ class Period:
         assert key is not None
         return key
 
+    def hour_starts(self) -> list[tuple[int, datetime]]:
+        """(key, UTC start) of each hour bucket: one per real hour, starting where a local
+        hour starts (or the offset changes); a change inside an hour (Chatham's at :45)
+        leaves that hour one bucket, a repeated wall-clock hour is two."""
+        zone, end = self.zone, self.utc_end
+        starts: list[tuple[int, datetime]] = []
+        moment = self.utc_start
+        while moment < end:
+            key = hour_key(moment, self.tz)
+            if not starts or starts[-1][0] != key:
+                starts.append((key, moment))
+            moment = _next_hour_edge(moment, key, zone)
+        return starts
+
     def bucket_keys(self) -> list[int]:
         if self.interval == "hour":
-            keys: list[int] = []
-            moment, end = self.utc_start, self.utc_end
-            while moment < end:
-                key = self.key_of(moment)
-                if not keys or keys[-1] != key:
-                    keys.append(key)
-                moment += timedelta(hours=1)
-            return keys
+            return [key for key, _ in self.hour_starts()]
         first = self.key_of(self.utc_start)
         last = self.key_of(self.utc_end - timedelta(microseconds=1))
         step = 7 if self.interval == "week" else 1
         return list(range(first, last + 1, step))
 
     def buckets(self) -> list[Bucket]:
-        current = self.key_of(clock.now())
+        now = clock.now()
+        if self.interval == "hour":
+            starts = self.hour_starts()
+            ends = [start for _, start in starts[1:]] + [self.utc_end]
+            return [
+                Bucket(key, start.astimezone(self.zone).isoformat(), end > now)
+                for (key, start), end in zip(starts, ends, strict=True)
+            ]
+        current = self.key_of(now)
         return [Bucket(key, self.label(key), key >= current) for key in self.bucket_keys()]
 
     def label(self, key: int) -> str:
-        if self.interval == "hour":
-            wall = datetime(1970, 1, 1) + timedelta(hours=key)
-            return wall.replace(tzinfo=self.zone).isoformat()
+        """A day, week or month key as its first local date."""
         if self.interval == "month":
             return date(1970 + key // 12, key % 12 + 1, 1).isoformat()
         return from_day_number(key).isoformat()
+
+
+def _next_hour_edge(moment: datetime, key: int, zone: ZoneInfo) -> datetime:
+    """Where the hour bucket holding `moment` (its key given) may end: the end of its local
+    hour, or the first instant before that at which the zone's offset changes."""
+    hour_end = UTC_EPOCH + timedelta(seconds=key + HOUR)
+    offset = moment.astimezone(zone).utcoffset()
+    last = hour_end - SECOND
+    if last <= moment or last.astimezone(zone).utcoffset() == offset:
+        return hour_end
+    low, high = moment, last  # the offset is unchanged at low, changed at high
+    while high - low > SECOND:
+        middle = low + (high - low) // 2 // SECOND * SECOND
+        if middle.astimezone(zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def build_period(

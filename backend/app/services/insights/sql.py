@@ -1,7 +1,8 @@
 """The few SQL expressions that differ between PostgreSQL and SQLite.
 
-Every bucket is an integer key on the local wall clock of the report's zone (hours,
-days, week-start days or months since 1970): PostgreSQL computes it from
+Every bucket is an integer key: for hours the UTC second the local hour began (at the
+event's own offset), else days, week-start days or months since 1970 on the local wall
+clock of the report's zone: PostgreSQL computes it from
 timezone(tz, ts); SQLite from the functions in app/services/insights/sqlite_functions.py. Both give
 the same integers, so the reports' Python code never sees a dialect.
 """
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Float,
     Integer,
@@ -68,13 +70,18 @@ def week_of(day: ColumnElement[int], week_start: str) -> ColumnElement[int]:
 
 
 def bucket_key(column: Any, period: Period) -> ColumnElement[int]:
-    """The local bucket key of a UTC timestamp column (see params.Period.label)."""
+    """The local bucket key of a UTC timestamp column (see params.Period.buckets)."""
     tz, interval = period.tz, period.interval
     if not is_postgres():
-        return func.insights_bucket_key(column, tz, interval, period.week_start, type_=Integer)
+        key_type = BigInteger if interval == "hour" else Integer
+        return func.insights_bucket_key(column, tz, interval, period.week_start, type_=key_type)
     local = func.timezone(tz, column)
     if interval == "hour":
-        return cast(func.floor(func.extract("epoch", local) / 3600), Integer)
+        # The UTC second its local hour began, at its own offset (sqlite_functions.hour_key):
+        # the time since the local hour's start is taken from the UTC instant, so the
+        # microseconds cancel and the key is exact.
+        into_hour = local - func.date_trunc(literal_column("'hour'"), local)
+        return cast(func.extract("epoch", column - into_hour), BigInteger)
     if interval == "month":
         return cast(
             (func.extract("year", local) - 1970) * 12 + func.extract("month", local) - 1, Integer

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 # Day 0 (1970-01-01) was a Thursday: day + offset is a multiple of 7 on a week start.
 WEEK_OFFSETS = {"monday": 3, "sunday": 4}
 
@@ -56,14 +58,24 @@ def date_key(value: Any) -> int | None:
     return date.fromisoformat(str(value)[:10]).toordinal() - _EPOCH_DAY
 
 
+def hour_key(moment: datetime, tz: str) -> int:
+    """The UTC second (since 1970) at which moment's local hour began, at moment's own
+    offset: one key per real hour, so a repeated wall-clock hour is two keys and no
+    instant is left without one (PostgreSQL: sql.bucket_key)."""
+    local = moment.astimezone(_zone(tz))
+    floor = (moment - _EPOCH_UTC) // _SECOND  # whole seconds; the offset has no fraction
+    return floor - local.minute * 60 - local.second
+
+
 def bucket_key(value: Any, tz: str, interval: str, week_start: str) -> int | None:
-    """The local bucket of a UTC timestamp: hours, days, week-start days or months
-    since 1970 on the local wall clock of tz."""
+    """The local bucket of a UTC timestamp: for hours, hour_key; else days, week-start
+    days or months since 1970 on the local wall clock of tz."""
+    if interval == "hour":
+        moment = _parse(value)
+        return None if moment is None else hour_key(moment, tz)
     local = _local(value, tz)
     if local is None:
         return None
-    if interval == "hour":
-        return math.floor(local.replace(tzinfo=UTC).timestamp() / 3600)
     if interval == "month":
         return (local.year - 1970) * 12 + local.month - 1
     day = local.date().toordinal() - _EPOCH_DAY

@@ -264,12 +264,7 @@ def _bucket_edges(period: Period) -> list[datetime]:
         zone, first = period.zone, period.start_date
         days = [local_midnight(first + timedelta(days=d), zone) for d in range(1, period.days)]
         return [start, *days, end]
-    edges, moment, step = [start], start, timedelta(minutes=15)
-    while moment + step < end:
-        moment += step
-        if moment.astimezone(period.zone).minute == 0:
-            edges.append(moment)
-    return [*edges, end]
+    return [*(moment for _, moment in period.hour_starts()), end]
 
 
 def cover(edges: list[datetime]) -> list[latency_rollup.Piece] | None:

@@ -1,0 +1,155 @@
+"""Plain-Python references for the report oracles (test_oracle_*.py), and the hypothesis
+strategies that draw their data: zones with odd offsets and the instants around their DST
+changes. Nothing here calls the production SQL or the report code: only zoneinfo and loops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import strategies as st
+
+from app.extensions import db
+from app.models import Base
+from tests import services as svc
+
+# +12:45/+13:45 (changes at :45), +5:45, +5:30, +10:30/+11 (a 30-minute change), and a
+# plain European day of 23 and 25 hours.
+CHATHAM, KATHMANDU, KOLKATA, LORD_HOWE, BERLIN = (
+    "Pacific/Chatham",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "Europe/Berlin",
+)
+ZONES = ("UTC", CHATHAM, KATHMANDU, KOLKATA, LORD_HOWE, BERLIN)
+# The UTC instants of 2026's DST changes in those zones.
+CHANGES = (
+    datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # Berlin, spring forward
+    datetime(2026, 4, 4, 14, 0, tzinfo=UTC),  # Chatham, fall back (03:45 -> 02:45)
+    datetime(2026, 4, 4, 15, 0, tzinfo=UTC),  # Lord Howe, fall back (02:00 -> 01:30)
+    datetime(2026, 9, 26, 14, 0, tzinfo=UTC),  # Chatham, spring forward (02:45 -> 03:45)
+    datetime(2026, 10, 3, 15, 30, tzinfo=UTC),  # Lord Howe, spring forward (02:00 -> 02:30)
+    datetime(2026, 10, 25, 1, 0, tzinfo=UTC),  # Berlin, fall back
+)
+DAY = timedelta(days=1)
+
+
+def moments(anchor: datetime, *, spread_hours: int = 36) -> st.SearchStrategy[datetime]:
+    """Instants near an anchor, many right at or around it (the change itself)."""
+    near = st.integers(-3, 3).map(lambda s: anchor + timedelta(seconds=s))
+    seconds = spread_hours * 3600
+    around = st.integers(-seconds, seconds).map(lambda s: anchor + timedelta(seconds=s))
+    return st.one_of(near, around, around)
+
+
+def empty_tables() -> None:
+    """Every table emptied (rollups and watermarks too): each hypothesis example starts
+    clean, as each test does."""
+    db.session.rollback()
+    db.session.close()
+    svc.empty_all_tables(db.engine, Base.metadata)
+
+
+def local_date(moment: datetime, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def dates(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += DAY
+
+
+def week_of(day: date, week_start: str) -> date:
+    back = day.weekday() if week_start == "monday" else (day.weekday() + 1) % 7
+    return day - timedelta(days=back)
+
+
+def hour_start(moment: datetime, tz: str) -> datetime:
+    """The UTC instant the local hour of `moment` began, at moment's own offset."""
+    local = moment.astimezone(ZoneInfo(tz))
+    return moment - timedelta(
+        minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
+
+
+def hour_buckets(tz: str, first: date, last: date) -> list[tuple[datetime, datetime, str]]:
+    """(hour start, end, label) of each hour bucket of the local dates first..last: every
+    minute of those days, grouped by hour_start; a bucket is labelled by its first minute,
+    in local time with its offset."""
+    zone = ZoneInfo(tz)
+    minute = datetime(first.year, first.month, first.day, tzinfo=UTC) - DAY
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + 2 * DAY
+    buckets: dict[datetime, list[datetime]] = {}
+    while minute < end:
+        if first <= minute.astimezone(zone).date() <= last:
+            buckets.setdefault(hour_start(minute, tz), []).append(minute)
+        minute += timedelta(minutes=1)
+    return [
+        (key, minutes[-1] + timedelta(minutes=1), minutes[0].astimezone(zone).isoformat())
+        for key, minutes in buckets.items()
+    ]
+
+
+def bucket_labels(
+    tz: str, first: date, last: date, interval: str, week_start: str, now: datetime
+) -> list[tuple[str, bool]]:
+    """(label, partial) of every bucket of the local dates first..last."""
+    if interval == "hour":
+        return [(label, end > now) for _, end, label in hour_buckets(tz, first, last)]
+    today = local_date(now, tz)
+    seen: list[tuple[str, bool]] = []
+    for day in dates(first, last):
+        label = bucket_of_date(day, interval, week_start)
+        if not seen or seen[-1][0] != label:
+            seen.append((label, label >= bucket_of_date(today, interval, week_start)))
+    return seen
+
+
+def bucket_of_date(day: date, interval: str, week_start: str) -> str:
+    if interval == "week":
+        return week_of(day, week_start).isoformat()
+    if interval == "month":
+        return day.replace(day=1).isoformat()
+    return day.isoformat()
+
+
+def labeller(tz: str, first: date, last: date, interval: str, week_start: str) -> Any:
+    """moment -> the label of its bucket, for moments on the local dates first..last."""
+    if interval == "hour":
+        labels = {key: label for key, _, label in hour_buckets(tz, first, last)}
+        return lambda moment: labels[hour_start(moment, tz)]
+    return lambda moment: bucket_of_date(local_date(moment, tz), interval, week_start)
+
+
+def percentile_cont(values: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def settings_kwargs(max_examples: int) -> dict[str, Any]:
+    from hypothesis import HealthCheck
+
+    return {
+        "max_examples": max_examples,
+        "deadline": None,
+        "derandomize": True,
+        "database": None,
+        "suppress_health_check": [
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    }
