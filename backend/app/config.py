@@ -126,9 +126,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "challenge"),
         "WRITE_LIMIT": os.environ.get("WRITE_LIMIT", "60 per minute"),
         "AUTH_LIMIT": os.environ.get("AUTH_LIMIT", "10 per minute"),
-        # Login attempts per account (normalized email), whatever the client's address:
-        # password guessing spread over many IPs still meets this one.
+        # Failed logins (401) per account (normalized email) and client: only the guessing
+        # client is held back, never the account's owner elsewhere. Successes never count.
         "AUTH_EMAIL_LIMIT": os.environ.get("AUTH_EMAIL_LIMIT", "5 per 15 minutes"),
+        # Failed logins per client over every account (password spraying).
+        "AUTH_CLIENT_FAILURE_LIMIT": os.environ.get(
+            "AUTH_CLIENT_FAILURE_LIMIT", "30 per 15 minutes"
+        ),
         # Analytics
         "ANALYTICS_EVENT_TYPES": _env_list("ANALYTICS_EVENT_TYPES", CLIENT_EVENT_TYPES),
         # Events per user, counted beside WRITE_LIMIT (a batch of n events costs n).
@@ -147,6 +151,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         ),
         # Observability: /metrics answers loopback clients, or anyone with this bearer token.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # The app's own loggers (app.*); libraries log WARNING and up (web/logging_setup.py).
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # Privacy (docs/OPERATIONS.md): how client addresses are stored, how long rows live.
         "IP_MODE": os.environ.get("IP_MODE", "mask").strip().lower(),
         # Optional pepper mixed into the daily keys of IP_MODE=hash (the keys live in the

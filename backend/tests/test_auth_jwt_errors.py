@@ -18,12 +18,14 @@ ME = "/api/v2/auth/me"
 SECRET = "test-secret-key-that-is-long-enough-for-hs256"  # make_config's JWT_SECRET_KEY
 
 
-def assert_401(response) -> dict:
+def assert_401(response, kind: str = "token-invalid") -> dict:
+    """A 401 problem document of type kind: unauthorized (no token), token-expired,
+    token-revoked or token-invalid."""
     assert response.status_code == 401, response.get_data(as_text=True)
     assert response.mimetype == PROBLEM
     body = response.get_json()
     assert body["status"] == 401
-    assert body["type"].endswith("/unauthorized")
+    assert body["type"] == f"https://errors.challenge.app/{kind}", body
     assert body["title"] and body["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -74,7 +76,10 @@ def valid_claims(app, user) -> dict:
     ],
 )
 def test_missing_or_misshapen_authorization_header_is_401(client, headers):
-    assert_401(client.get(ME, headers=headers))
+    # A Bearer header whose token is empty or split is a malformed token; anything else
+    # carries no bearer token at all.
+    malformed = headers.get("Authorization", "").startswith("Bearer")
+    assert_401(client.get(ME, headers=headers), "token-invalid" if malformed else "unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +117,7 @@ def test_expired_token_is_401(app, client, auth):
             additional_claims={"ver": 0},
             expires_delta=timedelta(seconds=-1),
         )
-    body = assert_401(client.get(ME, headers={"Authorization": f"Bearer {token}"}))
+    body = assert_401(client.get(ME, headers={"Authorization": f"Bearer {token}"}), "token-expired")
     assert "expired" in body["detail"]
 
 

@@ -26,7 +26,8 @@ def test_a_remembered_token_is_refused_once_it_expires(app, client, auth):
     assert token in app.extensions[verified_tokens._EXTENSION]
     while time.time() <= expires:  # PyJWT: expired once exp <= now
         time.sleep(0.05)
-    assert assert_401(client.get(ME, headers=headers))["detail"] == "The token has expired."
+    body = assert_401(client.get(ME, headers=headers), "token-expired")
+    assert body["detail"] == "The token has expired."
 
 
 def test_a_token_remembered_by_one_app_is_verified_afresh_by_another(app, client, auth,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from flask import make_response
 from flask_jwt_extended import current_user, get_jwt
 
+from app.errors import DomainError
 from app.extensions import limiter
 from app.routes._common import ApiBlueprint, auth_limit, auth_required, write_limit
 from app.schemas.auth import (
@@ -19,11 +23,38 @@ from app.schemas.auth import (
     UserUpdate,
 )
 from app.services.auth import service as auth_service
-from app.web.rate_limit_keys import auth_email_limit, client_ip_key, login_email_key
+from app.services.auth import tokens
+from app.web.rate_limit_keys import (
+    auth_client_failure_limit,
+    auth_email_limit,
+    client_ip_key,
+    login_client_key,
+    login_email_client_key,
+    login_failed,
+)
 
 blp = ApiBlueprint(
     "auth_v2", __name__, url_prefix="/api/v2/auth", description="Accounts and tokens"
 )
+
+# RFC 6749 §5.1: a response carrying tokens must not be stored by any cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_NO_STORE_DOC = {
+    "Cache-Control": {"description": "no-store", "schema": {"type": "string"}},
+    "Pragma": {"description": "no-cache", "schema": {"type": "string"}},
+}
+
+
+def no_store(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Send the view's response with NO_STORE's headers."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        response = make_response(func(*args, **kwargs))
+        response.headers.update(NO_STORE)
+        return response
+
+    return wrapper
 
 
 @blp.route("/register", methods=["POST"])
@@ -37,30 +68,42 @@ def register(data: dict[str, Any]) -> Any:
 
 @blp.route("/login", methods=["POST"])
 @limiter.limit(auth_limit, key_func=client_ip_key)
-@limiter.limit(auth_email_limit, key_func=login_email_key)
+@limiter.limit(auth_email_limit, key_func=login_email_client_key, deduct_when=login_failed)
+@limiter.limit(auth_client_failure_limit, key_func=login_client_key, deduct_when=login_failed)
+@no_store
 @blp.arguments(LoginCreate)
-@blp.response(200, TokensRead)
+@blp.response(200, TokensRead, headers=_NO_STORE_DOC)
 def login(data: dict[str, Any]) -> Any:
-    """Exchange email and password for an access and a refresh token"""
+    """Exchange email and password for an access and a refresh token (a new session)"""
     user = auth_service.authenticate(email=data["email"], password=data["password"])
-    return auth_service.issue_tokens(user=user)
+    return tokens.issue_tokens(user=user)
 
 
 @blp.route("/refresh", methods=["POST"])
 @auth_required(refresh=True)
-@blp.response(200, AccessTokenRead)
+@no_store
+@blp.response(200, AccessTokenRead, headers=_NO_STORE_DOC)
 def refresh() -> Any:
-    """Exchange a refresh token for a new access token"""
-    return auth_service.issue_access_token(user=current_user)
+    """Exchange a refresh token for a new access token of the same session"""
+    return tokens.issue_access_token(user=current_user, session_id=get_jwt().get("sid"))
 
 
 @blp.route("/logout", methods=["POST"])
 @auth_required(any_type=True)
 @blp.response(200, MessageRead)
 def logout() -> Any:
-    """Revoke the presented token (access or refresh)"""
-    auth_service.revoke_token(payload=get_jwt())
-    return {"message": "Token revoked."}
+    """Revoke the presented token's session: its access and refresh tokens"""
+    tokens.revoke_token(payload=get_jwt())
+    return {"message": "Session revoked."}
+
+
+@blp.route("/logout-all", methods=["POST"])
+@auth_required(any_type=True)
+@blp.response(200, MessageRead)
+def logout_all() -> Any:
+    """Revoke every token of the user, on every device"""
+    tokens.revoke_all(user=current_user)
+    return {"message": "Every session revoked."}
 
 
 @blp.route("/me", methods=["GET"])
@@ -76,16 +119,19 @@ def get_me() -> Any:
 @blp.arguments(UserUpdate)
 @blp.response(200, UserRead)
 def update_me(data: dict[str, Any]) -> Any:
-    """Change display name or time zone"""
+    """Change display name, time zone or analytics opt-out (at least one)"""
+    if not data:
+        raise DomainError("Nothing to update: send display_name, timezone or analytics_opt_out.")
     return auth_service.update_profile(user=current_user, **data)
 
 
 @blp.route("/password", methods=["POST"])
 @auth_required()
 @limiter.limit(write_limit)
+@no_store
 @blp.arguments(PasswordUpdate)
-@blp.response(200, TokensRead)
+@blp.response(200, TokensRead, headers=_NO_STORE_DOC)
 def change_password(data: dict[str, Any]) -> Any:
     """Change the password; every other token stops working, new tokens are returned"""
     user = auth_service.change_password(user=current_user, **data)
-    return auth_service.issue_tokens(user=user)
+    return tokens.issue_tokens(user=user)

@@ -15,19 +15,18 @@ from flask_jwt_extended.exceptions import JWTDecodeError
 from app.errors import problem
 from app.extensions import jwt
 from app.models import User
+from app.schemas.fields import MAX_ID
 
-# The largest id any of our databases stores (BIGINT / SQLite INTEGER).
-_MAX_ID = 2**63 - 1
 _TOKEN_TYPES = ("access", "refresh")
 _MAX_JTI_LENGTH = 64  # revoked_tokens.jti
 
 
 def parse_user_id(sub: object) -> int | None:
     """The user id a token's `sub` names, or None: only canonical positive decimals."""
-    if not isinstance(sub, str) or not (sub.isascii() and sub.isdigit()) or len(sub) > 19:
+    if not isinstance(sub, str) or not (sub.isascii() and sub.isdigit()) or len(sub) > 10:
         return None
     value = int(sub)
-    if str(value) != sub or not 0 < value <= _MAX_ID:
+    if str(value) != sub or not 0 < value <= MAX_ID:  # users.id is a 32-bit INTEGER
         return None
     return value
 
@@ -54,16 +53,35 @@ def check_claims(payload: dict[str, Any]) -> int:
     return user_id
 
 
-def _unauthorized(detail: str) -> Response:
+# Problem types of a 401 (README, "Errors"): a client refreshes on token-expired, logs in
+# again on token-revoked or token-invalid, and sends a token on unauthorized.
+TOKEN_EXPIRED = "token-expired"
+TOKEN_REVOKED = "token-revoked"
+TOKEN_INVALID = "token-invalid"
+_MAX_SID_LENGTH = 64  # revoked_tokens.jti holds a revoked session id
+
+
+def _unauthorized(detail: str, type_slug: str = "unauthorized") -> Response:
+    # RFC 6750 §3: a request without a token gets no error code, a bad token invalid_token.
+    challenge = 'Bearer realm="api"'
+    if type_slug != "unauthorized":
+        challenge += f', error="invalid_token", error_description="{type_slug}"'
+    title = type_slug.replace("-", " ").capitalize()  # "Token expired"
     return problem(
-        401,
-        detail,
-        type_slug="unauthorized",
-        headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        401, detail, title=title, type_slug=type_slug, headers={"WWW-Authenticate": challenge}
     )
 
 
-# (user_id, jti) -> (the user or None, whether the jti is revoked); user_id -> the user.
+def _session_id(payload: dict[str, Any]) -> str | None:
+    """The token's session id (tokens issued before sessions have none)."""
+    sid = payload.get("sid")
+    if sid is not None and not (isinstance(sid, str) and 0 < len(sid) <= _MAX_SID_LENGTH):
+        raise JWTDecodeError("the token has no valid sid claim")
+    return sid
+
+
+# (user_id, jti, session_id) -> (the user or None, whether the jti or session is revoked);
+# user_id -> the user.
 UserForToken = Callable[..., tuple[User | None, bool]]
 GetUser = Callable[..., User | None]
 
@@ -74,7 +92,7 @@ def register_jwt_callbacks(*, user_for_token: UserForToken, get_user: GetUser) -
         # flask-jwt-extended calls this first for every decoded token, before the
         # user lookup: check the claims here and load the user once for both.
         user, revoked = user_for_token(
-            user_id=check_claims(payload), jti=payload["jti"]
+            user_id=check_claims(payload), jti=payload["jti"], session_id=_session_id(payload)
         )
         g._token_user = user
         if user is None:
@@ -90,7 +108,7 @@ def register_jwt_callbacks(*, user_for_token: UserForToken, get_user: GetUser) -
 
     @jwt.user_lookup_error_loader
     def user_gone(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token's user no longer exists.")
+        return _unauthorized("The token's user no longer exists.", TOKEN_INVALID)
 
     @jwt.unauthorized_loader
     def missing_token(reason: str) -> Response:
@@ -98,15 +116,15 @@ def register_jwt_callbacks(*, user_for_token: UserForToken, get_user: GetUser) -
 
     @jwt.invalid_token_loader
     def invalid_token(reason: str) -> Response:
-        return _unauthorized("The token is invalid: " + reason)
+        return _unauthorized("The token is invalid: " + reason, TOKEN_INVALID)
 
     @jwt.expired_token_loader
     def expired_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token has expired.")
+        return _unauthorized("The token has expired.", TOKEN_EXPIRED)
 
     @jwt.revoked_token_loader
     def revoked_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token has been revoked.")
+        return _unauthorized("The token has been revoked: log in again.", TOKEN_REVOKED)
 
     @jwt.needs_fresh_token_loader
     def needs_fresh(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
@@ -114,4 +132,4 @@ def register_jwt_callbacks(*, user_for_token: UserForToken, get_user: GetUser) -
 
     @jwt.token_verification_failed_loader
     def verification_failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("The token failed verification.")
+        return _unauthorized("The token failed verification.", TOKEN_INVALID)

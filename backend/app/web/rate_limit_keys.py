@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt_identity
+
+from app.models.user import normalize_email
 
 
 def client_ip_key() -> str:
@@ -24,18 +26,38 @@ def user_or_ip_key() -> str:
     return client_ip_key()
 
 
-def login_email_key() -> str:
-    """The account a login names (normalized, hashed: no address in the limiter's keys).
-
-    A body without an email counts against the client's address instead.
-    """
+def _login_email_digest() -> str | None:
+    """A hash of the normalized email a login names (no address in the limiter's keys)."""
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not email.strip():
-        return client_ip_key()
-    digest = hashlib.sha256(email.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
-    return f"login-email:{digest[:32]}"
+        return None
+    canonical = normalize_email(email).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def login_email_client_key() -> str:
+    """The (account, client) pair a login attempt names.
+
+    Keyed by both, failed guesses from one client lock that client out of that account,
+    never the account's owner on another client (OWASP: no account lockout by strangers).
+    """
+    return f"login-email:{_login_email_digest() or 'none'}:{client_ip_key()}"
+
+
+def login_client_key() -> str:
+    """The client, for its failed logins over all accounts (password spraying)."""
+    return f"login-failures:{client_ip_key()}"
+
+
+def login_failed(response: Response) -> bool:
+    """Whether a login attempt counts against the failure limits: wrong credentials only."""
+    return response.status_code == 401
 
 
 def auth_email_limit() -> str:
     return current_app.config["AUTH_EMAIL_LIMIT"]
+
+
+def auth_client_failure_limit() -> str:
+    return current_app.config["AUTH_CLIENT_FAILURE_LIMIT"]
