@@ -160,17 +160,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_command(port: int, workers: int) -> list[str]:
-    return [
-        str(VENV_BIN / "gunicorn"),
-        "-c",
-        "gunicorn.conf.py",
-        "-b",
-        f"127.0.0.1:{port}",
-        "-w",
-        str(workers),
-        "app:create_app()",
-    ]
+APP_SPEC = "app:create_app()"
+BARE_APP_SPEC = "bare_app:app"  # bench/bare_app.py, found through PYTHONPATH
+
+
+def gunicorn_command(
+    port: int,
+    workers: int,
+    *,
+    app_spec: str = APP_SPEC,
+    worker_class: str | None = None,
+    threads: int | None = None,
+) -> list[str]:
+    """backend/gunicorn.conf.py's settings, with the worker model given on the command line
+    (which gunicorn applies after the file) when worker_class is set."""
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}"]
+    cmd += ["-w", str(workers)]
+    if worker_class is not None:
+        cmd += ["-k", worker_class, "--threads", str(threads or 1)]
+    return [*cmd, app_spec]
 
 
 @dataclass
@@ -181,6 +189,9 @@ class Gunicorn:
     port: int
     workers: int
     log_path: Path
+    app_spec: str = APP_SPEC
+    worker_class: str | None = None
+    threads: int | None = None
     proc: subprocess.Popen[bytes] | None = None
     worker_pids: list[int] = field(default_factory=list)
 
@@ -190,10 +201,22 @@ class Gunicorn:
 
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
+        env = self.env
+        if self.app_spec == BARE_APP_SPEC:
+            bench_dir = str(Path(__file__).resolve().parent)
+            paths = [bench_dir, env.get("PYTHONPATH", "")]
+            env = dict(env, PYTHONPATH=os.pathsep.join(p for p in paths if p))
+        command = gunicorn_command(
+            self.port,
+            self.workers,
+            app_spec=self.app_spec,
+            worker_class=self.worker_class,
+            threads=self.threads,
+        )
         self.proc = subprocess.Popen(
-            gunicorn_command(self.port, self.workers),
+            command,
             cwd=BACKEND,
-            env=self.env,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C reaches us, and we stop it gracefully

@@ -1,16 +1,19 @@
-"""Throughput and CPU cost of /track and of request logging, against a bare JWT GET.
+"""Per-request cost of our app against a bare JWT GET: GET /auth/me, /track, request logging.
 
 Run from the repository root: `.venv/bin/python bench/run.py` (or `make bench`).
 Needs PostgreSQL (postgres, trust auth) and Redis on 127.0.0.1, and wrk.
 It recreates the database `challenge_bench` and uses Redis database 9.
 
-Each round loads three configurations, one at a time, each on a fresh gunicorn
-(2 sync workers) with the rate limiter on Redis (limits too high to trigger):
-  baseline  GET  /api/v2/auth/me         request logging on
+Each round loads four configurations, one at a time, each on a fresh gunicorn with the
+same settings (backend/gunicorn.conf.py, 2 workers, --worker-class/--threads) and, for our
+app, the rate limiter on Redis (limits too high to trigger):
+  bare      GET  /bare/me                bench/bare_app.py: Flask + flask-jwt-extended only
+  me        GET  /api/v2/auth/me         request logging on
   track     POST /api/v2/analytics/track request logging on
   nolog     GET  /api/v2/auth/me         request logging off
 and reports medians of requests/s and of worker CPU time per request (utime + stime
-of the worker processes, from /proc), then checks the rows the runs left behind.
+of the worker processes, from /proc), the ratios against `bare`, and checks the rows the
+runs left behind. Batch ingestion against COPY is bench/ingest.py's.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from pathlib import Path
 
 import redis
 from harness import (
+    APP_SPEC,
     BACKEND,
+    BARE_APP_SPEC,
     ROOT,
     VENV_BIN,
     BenchError,
@@ -68,10 +73,12 @@ class Config:
     path: str
     logging: bool
     script: Path | None = None
+    app_spec: str = APP_SPEC
 
 
 CONFIGS = (
-    Config("baseline", "GET", "/api/v2/auth/me", logging=True),
+    Config("bare", "GET", "/bare/me", logging=False, app_spec=BARE_APP_SPEC),
+    Config("me", "GET", "/api/v2/auth/me", logging=True),
     Config("track", "POST", "/api/v2/analytics/track", logging=True, script=TRACK_LUA),
     Config("nolog", "GET", "/api/v2/auth/me", logging=False),
 )
@@ -84,7 +91,7 @@ def track_body() -> bytes:
     return match.group(1).encode()
 
 
-def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
+def server_env(*, logging: bool, key_prefix: str, threads: int = 1) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         APP_ENV="production",
@@ -98,9 +105,8 @@ def server_env(*, logging: bool, key_prefix: str) -> dict[str, str]:
         JWT_ACCESS_TOKEN_EXPIRES="86400",
         REQUEST_LOG_ENABLED="true" if logging else "false",
         WEB_CONCURRENCY=str(WORKERS),
-        # Sync workers, as the figures in docs/PERFORMANCE.md (request logging's cost) were
-        # measured; the production default is gthread (backend/gunicorn.conf.py).
-        GUNICORN_THREADS="1",
+        # The worker model is also given on gunicorn's command line (--worker-class).
+        GUNICORN_THREADS=str(threads),
         GUNICORN_LOG_LEVEL="info",  # worker_exit reports the writers' counters
     )
     return env
@@ -135,9 +141,23 @@ def limiter_counters(key_prefix: str) -> dict[str, int]:
         client.close()
 
 
-def setup_user(env: dict[str, str], log_path: Path) -> str:
+def gunicorn(
+    args: argparse.Namespace, env: dict[str, str], log_path: Path, app_spec: str = APP_SPEC
+) -> Gunicorn:
+    return Gunicorn(
+        env=env,
+        port=free_port(),
+        workers=WORKERS,
+        log_path=log_path,
+        app_spec=app_spec,
+        worker_class=args.worker_class,
+        threads=args.threads,
+    )
+
+
+def setup_user(args: argparse.Namespace, env: dict[str, str], log_path: Path) -> str:
     """Create the bench user, and check that the limiter really runs on Redis."""
-    server = Gunicorn(env=env, port=free_port(), workers=WORKERS, log_path=log_path)
+    server = gunicorn(args, env, log_path)
     server.start()
     try:
         token = bench_token(server.base_url)
@@ -171,10 +191,10 @@ def setup_user(env: dict[str, str], log_path: Path) -> str:
 def measure(
     config: Config, round_no: int, args: argparse.Namespace, token: str, log_dir: Path
 ) -> Run:
-    env = server_env(logging=config.logging, key_prefix=args.key_prefix)
+    env = server_env(logging=config.logging, key_prefix=args.key_prefix, threads=args.threads)
     log_path = log_dir / f"{round_no}-{config.name}.log"
     before = row_counts(PSYCOPG_DSN)
-    server = Gunicorn(env=env, port=free_port(), workers=WORKERS, log_path=log_path)
+    server = gunicorn(args, env, log_path, config.app_spec)
     server.start()
     problems: list[str] = []
     try:
@@ -183,7 +203,7 @@ def measure(
         def wrk(seconds: float) -> list[str]:
             return wrk_command(
                 url,
-                threads=args.threads,
+                threads=args.wrk_threads,
                 connections=args.connections,
                 duration=seconds,
                 token=token,
@@ -207,7 +227,8 @@ def measure(
     rows = row_counts(PSYCOPG_DSN) - before
     problems += check_rows(config, rows, warm.requests + result.requests, args.connections * 2)
     exits = writer_exits(log_path)
-    problems += check_writer_exits(config, rows, exits)
+    if config.app_spec == APP_SPEC:
+        problems += check_writer_exits(config, rows, exits)
     return Run(
         config=config.name,
         round=round_no,
@@ -271,7 +292,7 @@ def commands(args: argparse.Namespace) -> list[str]:
     """The command run, and the server and load commands it ran for each configuration."""
     example = wrk_command(
         "http://127.0.0.1:PORT/api/v2/analytics/track",
-        threads=args.threads,
+        threads=args.wrk_threads,
         connections=args.connections,
         duration=args.duration,
         token="$TOKEN",
@@ -279,7 +300,11 @@ def commands(args: argparse.Namespace) -> list[str]:
     )
     return [
         f"cd {ROOT} && .venv/bin/python bench/run.py {shlex.join(sys.argv[1:])}".rstrip(),
-        f"server: cd backend && {shlex.join(gunicorn_command(0, WORKERS))}  (fresh per run)",
+        "server: cd backend && "
+        + shlex.join(
+            gunicorn_command(0, WORKERS, worker_class=args.worker_class, threads=args.threads)
+        )
+        + f"  (fresh per run; bare: PYTHONPATH=bench, {BARE_APP_SPEC})",
         f"load:   {shlex.join(example)}  (GET runs: no -s)",
     ]
 
@@ -290,7 +315,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds per run (10)")
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per run (2)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument(
+        "--worker-class", default="sync", choices=("sync", "gthread"),
+        help="gunicorn worker class, the same for every configuration (sync)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="gunicorn threads per worker (1; gthread: 3)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 round of 3 s, 1 s warm-up"
     )
@@ -298,6 +330,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 3, 1
+    if args.worker_class == "gthread" and args.threads == 1:
+        args.threads = 3  # as backend/gunicorn.conf.py runs it
     args.key_prefix = f"bench-{os.getpid()}-{int(time.time())}"
     return args
 
@@ -312,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate()
         log_dir = Path(tempfile.mkdtemp(prefix="challenge-bench-"))
         print(f"gunicorn output: {log_dir}", flush=True)
-        env = server_env(logging=True, key_prefix=args.key_prefix)
-        token = setup_user(env, log_dir / "setup.log")
+        env = server_env(logging=True, key_prefix=args.key_prefix, threads=args.threads)
+        token = setup_user(args, env, log_dir / "setup.log")
         runs = []
         for round_no in range(1, args.rounds + 1):
             for config in CONFIGS:
