@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -33,17 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
-    from app.web.request_context import RequestIdFilter
+    """Once per process (dictConfig): app and library records to stderr, with request ids."""
+    from app.web.logging_setup import configure_logging as configure
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-    )
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger("app")
-    if not any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    configure(app.config.get("LOG_LEVEL", "INFO"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

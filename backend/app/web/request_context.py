@@ -48,21 +48,34 @@ def _unknown_method() -> Response:
     )
 
 
+def request_id() -> str:
+    """This request's id: the client's X-Request-ID when well formed, else a new one.
+
+    Set on first use, so a record logged before our before_request hook runs (Flask-Limiter's
+    hook runs first) carries the same id as the response.
+    """
+    current = g.get("request_id")
+    if current is None:
+        inbound = request.headers.get("X-Request-ID", "")
+        current = inbound if _VALID_REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
+        g.request_id = current
+    return current
+
+
 class RequestIdFilter(logging.Filter):
-    """Adds the current request id (or "-") to every log record."""
+    """Adds the current request id (or "-" outside a request) to every log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from flask import has_request_context
 
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = request_id() if has_request_context() else "-"
         return True
 
 
 def _start() -> Response | None:
     g.started = time.perf_counter()
     g.received_at = clock.now()
-    inbound = request.headers.get("X-Request-ID", "")
-    g.request_id = inbound if _VALID_REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
+    request_id()
     if request.method not in ROUTED_METHODS:
         return _unknown_method()
     if (
