@@ -35,6 +35,9 @@ class RawList(fields.List):
 
 
 class EventCreate(Schema):
+    # Ingestion judges event text itself: what PostgreSQL cannot store is a 422 (DESIGN.md).
+    storable_json_only = False
+
     event_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     event_data = fields.Dict(
         keys=fields.String(),
@@ -71,6 +74,9 @@ class EventRead(Schema):
 
 
 class BatchCreate(Schema):
+    # Each event is judged on its own (a bad one is rejected alone), as in EventCreate.
+    storable_json_only = False
+
     sent_at = ClientTime(required=True, metadata={"description": "When the client sent it"})
     events = RawList(
         # Raw: each event is checked on its own, so one bad event rejects only itself.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields
+
+from app.schemas.fields import Id
 
 
 class ProblemFieldRead(Schema):
@@ -25,7 +27,6 @@ class ProblemRead(Schema):
 
 
 class ChallengeQuery(Schema):
-    challenge_id = fields.Integer(
-        validate=validate.Range(min=1, max=2**31 - 1),
+    challenge_id = Id(
         metadata={"description": "Which active enrollment (default: the most recently joined)"},
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas.fields import MAX_DATE, MIN_DATE, Id, JsonScalar, ReportDate
 from app.services.insights.params import INTERVALS, PRESETS, WEEK_STARTS
 
+_DAYS = f"{MIN_DATE} to {MAX_DATE}"
 KEY = validate.Regexp(r"^[A-Za-z0-9_]{1,64}$", error="Letters, digits and _ only (max 64).")
 FORMAT = fields.String(
     validate=validate.OneOf(["json", "csv"]),
@@ -18,8 +20,10 @@ class FormatQuery(Schema):
 
 
 class RangeQuery(FormatQuery):
-    from_ = fields.Date(data_key="from", metadata={"description": "First local day (inclusive)"})
-    to = fields.Date(metadata={"description": "Last local day (inclusive)"})
+    from_ = ReportDate(
+        data_key="from", metadata={"description": f"First local day (inclusive), {_DAYS}"}
+    )
+    to = ReportDate(metadata={"description": f"Last local day (inclusive), {_DAYS}"})
     preset = fields.String(
         validate=validate.OneOf(list(PRESETS)), metadata={"description": "Ends today in tz"}
     )
@@ -41,7 +45,7 @@ class TrendsQuery(RangeQuery):
 
 
 class ChallengeProgressQuery(RangeQuery):
-    challenge_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    challenge_id = Id(required=True)
 
 
 class RetentionQuery(RangeQuery):
@@ -73,7 +77,7 @@ class ApiHealthQuery(RangeQuery):
 
 
 class TimelineQuery(FormatQuery):
-    user_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
+    user_id = Id(required=True)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(max=200))
 
@@ -86,7 +90,7 @@ class FunnelStepCreate(Schema):
     event_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     where = fields.Dict(
         keys=fields.String(validate=KEY),
-        values=fields.Raw(allow_none=True),
+        values=JsonScalar(),
         load_default=dict,
         validate=validate.Length(max=8),
     )

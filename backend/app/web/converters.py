@@ -6,12 +6,13 @@ from typing import Any
 
 from werkzeug.routing import IntegerConverter, Map
 
-MAX_DB_INT = 2**31 - 1
+from app.schemas.fields import MAX_ID
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` that does not match beyond a 32-bit id, so huge ids are a 404, not a 500."""
+    """`<int:...>` that does not match beyond a 32-bit id (users.id and every other id
+    column is INTEGER), so huge ids are a 404, not a 500."""
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002
-        kwargs.setdefault("max", MAX_DB_INT)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
