@@ -2,22 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs the runtime dependencies only; `make test` (and lint,
+# bench) add the dev/test extras (pytest, schemathesis, playwright...) on top, once.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: run test install migrate seed lint fuzz bench clean vendor
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-migrate: $(STAMP)
+migrate: $(RUN_STAMP)
 	cd backend && ../$(BIN)/flask db upgrade
 
 seed: migrate
@@ -33,16 +40,16 @@ run: seed
 	cd backend && ../$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The import contracts (pyproject.toml, [tool.importlinter]) first: a broken layer fails fast.
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check backend bench
 
 # Needs PostgreSQL and Redis on 127.0.0.1 and wrk (apt-get install -y wrk); not part of `make test`.
 # BENCH_ARGS=--quick for a smoke run; see `.venv/bin/python bench/run.py --help`.
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Refresh the vendored charting library (needs Node/npm; nothing else does). The copied file
