@@ -1,31 +1,29 @@
 """Funnels: users who did ordered steps within a window counted from step 1.
 
-Each user enters at their first step-1 event in the period; each later step is the
-first matching event at or after the previous step's (strictly after it when the
-two steps are the same definition) and within the window from step 1.
-
-One statement: a MATERIALIZED CTE per step, each joining the previous step's users to the
-events of its own type once, over the only time range its events can have (from the
-period's start to its end plus the window), which the (event_type, occurred_at, user_id)
-index serves without visiting the table.
+A user's path starts at a step-1 event in the period (the attempt: their first one, or
+with attempt=best the one that gets furthest); each later step is the earliest event
+matching it strictly after the previous step's event in (occurred_at, id) order, and no
+later than the window after the attempt. So each step uses an event of its own, and of
+two events at one instant the one stored first is the earlier. The statements are in
+funnel_paths.py: one per report, a MATERIALIZED CTE per step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, select, union_all
+from sqlalchemy import union_all
 
 from app.config import SERVER_EVENT_TYPES
-from app.models import AnalyticsEvent
 from app.services.insights.params import Period, invalid
 from app.services.insights.reader import reader
-from app.services.insights.sql import epoch, json_equals, percentile, user_filter
+from app.services.insights.reports import funnel_paths
 
-E = AnalyticsEvent
+# first: a user's first step-1 event in the period starts their only path (the default).
+# best: every step-1 event in the period starts one; the furthest-reaching counts (PostHog).
+ATTEMPTS = ("first", "best")
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,7 @@ class FunnelStep:
 class FunnelResult:
     period: Period
     window_days: int
+    attempt: str
     steps: list[FunnelStep]
 
     def csv_rows(self) -> list[list[Any]]:
@@ -92,70 +91,18 @@ def validate_steps(steps: list[Step], known_types: Iterable[str]) -> None:
             raise invalid(f"steps.{i}.event_type", f"Unknown event type {step.event_type!r}.")
 
 
-def _matches(step: Step) -> list[Any]:
-    return [E.event_type == step.event_type] + [
-        json_equals(E.event_data, key, value) for key, value in sorted(step.where.items())
-    ]
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def run(*, period: Period, steps: list[Step], window_days: int = 14) -> FunnelResult:
-    window = window_days * 86400
-    first = (
-        select(E.user_id, func.min(E.occurred_at).label("t"))
-        .where(
-            *_matches(steps[0]), E.occurred_at >= period.utc_start, E.occurred_at < period.utc_end
-        )
-        .group_by(E.user_id)
-        .subquery("step0")
-    )
-    stage = (
-        select(first.c.user_id, first.c.t.label("t1"), first.c.t)
-        .where(user_filter(period, first.c.user_id))  # per user, not per event
-        .cte("stage0")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    parts = [
-        select(
-            literal_column("0").label("step"),
-            func.count().label("users"),
-            literal_column("NULL").label("median"),
-        ).select_from(stage)
-    ]
-    # Every later event is at or after step 1 (so after the period's start) and within
-    # the window of a step 1 in the period: bounds the index can seek to.
-    latest = period.utc_end + timedelta(days=window_days)
-    for i in range(1, len(steps)):
-        after = (
-            E.occurred_at > stage.c.t if steps[i] == steps[i - 1] else E.occurred_at >= stage.c.t
-        )
-        stage = (
-            # One row per user in every stage: t1 and prev are the user's, grouped by user.
-            select(
-                E.user_id,
-                func.min(stage.c.t1).label("t1"),
-                func.min(stage.c.t).label("prev"),
-                func.min(E.occurred_at).label("t"),
-            )
-            .join(E, and_(E.user_id == stage.c.user_id, *_matches(steps[i]), after))
-            .where(E.occurred_at >= period.utc_start, E.occurred_at <= latest)
-            .group_by(E.user_id)  # the events' column: its statistics size the groups
-            # The first event after prev is in the window, or none after prev is.
-            .having(epoch(func.min(E.occurred_at)) - epoch(func.min(stage.c.t1)) <= window)
-            .cte(f"stage{i}")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
-        gap = select((epoch(stage.c.t) - epoch(stage.c.prev)).label("seconds")).subquery(f"gap{i}")
-        parts.append(
-            select(
-                literal_column(str(i)).label("step"),
-                func.count().label("users"),
-                percentile(0.5, gap.c.seconds).label("median"),
-            )
-        )
+def run(
+    *, period: Period, steps: list[Step], window_days: int = 14, attempt: str = "first"
+) -> FunnelResult:
+    """The report; `attempt` (ATTEMPTS) says which step-1 event starts a user's path."""
+    if attempt not in ATTEMPTS:
+        raise invalid("attempt", f"Must be one of {', '.join(ATTEMPTS)}.")
+    build = funnel_paths.first_attempt if attempt == "first" else funnel_paths.best_attempt
+    parts = build(period=period, steps=list(steps), window_days=window_days)
     counts: list[tuple[int, float | None]] = [(0, None)] * len(steps)
     for i, users, median in reader().execute(union_all(*parts)):
         counts[i] = (users, None if median is None else round(float(median), 3))
@@ -175,4 +122,4 @@ def run(*, period: Period, steps: list[Step], window_days: int = 14) -> FunnelRe
                 median_seconds_from_previous=median,
             )
         )
-    return FunnelResult(period, window_days, result)
+    return FunnelResult(period, window_days, attempt, result)
