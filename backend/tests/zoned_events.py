@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AnalyticsEvent, Base, User
-from tests import services as svc
 
 # +12:45/+13:45, +5:45, +5:30, and a half-hour DST (+10:30/+11).
 ZONES = ("Pacific/Chatham", "Asia/Kathmandu", "Asia/Kolkata", "Australia/Lord_Howe")
@@ -69,14 +68,16 @@ def moments(draw: st.DrawFn, tz: str, start: datetime, end: datetime) -> datetim
         edge = local_midnight((start + timedelta(days=day)).date(), tz)
     else:
         edge = draw(st.sampled_from([c for c in DST_CHANGES if start < c < end]))
-    return edge + timedelta(seconds=draw(st.sampled_from((-1, 0, 1))))
+    nudge = timedelta(seconds=draw(st.sampled_from((-1, 0, 1))))
+    return edge + nudge + timedelta(microseconds=draw(st.sampled_from((0, 0, 1, 999_999))))
 
 
 @st.composite
-def worlds(draw: st.DrawFn, *, max_users: int = 5, max_events: int = 40) -> World:
+def worlds(draw: st.DrawFn, *, min_users: int = 1, max_users: int = 5, max_events: int = 40
+           ) -> World:
     tz = draw(st.sampled_from(ZONES))
     start, end = draw(st.sampled_from(WINDOWS))
-    users = draw(st.integers(1, max_users))
+    users = draw(st.integers(min_users, max_users))
     internal = tuple(draw(st.lists(st.booleans(), min_size=users, max_size=users)))
 
     def events(n: int, until: datetime) -> tuple[Ev, ...]:
@@ -92,9 +93,13 @@ def worlds(draw: st.DrawFn, *, max_users: int = 5, max_events: int = 40) -> Worl
 
 
 def reset_database() -> None:
-    """Every table emptied (each Hypothesis example starts from nothing)."""
+    """Every table emptied (each Hypothesis example starts from nothing). DELETE, not
+    TRUNCATE: a TRUNCATE of every table costs about half a second on PostgreSQL, a DELETE
+    of a few dozen rows a few milliseconds."""
     db.session.remove()
-    svc.empty_all_tables(db.engine, Base.metadata)
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 def add_users(world: World) -> list[int]:
@@ -109,12 +114,15 @@ def add_users(world: World) -> list[int]:
 
 
 def store(events: tuple[Ev, ...], ids: list[int], *, received: datetime | None = None
-          ) -> None:
-    """Insert the events, newest first (ids out of time order, as late batches make them)."""
+          ) -> list[tuple[int, Ev]]:
+    """Insert the events, newest first (ids out of time order, as late batches make them);
+    (event id, event) of each."""
+    ordered = sorted(events, key=lambda e: e.at, reverse=True)
     rows = [
         AnalyticsEvent(user_id=ids[e.user], event_type=e.event_type, event_data={},
                        occurred_at=e.at, created_at=received or e.at)
-        for e in sorted(events, key=lambda e: e.at, reverse=True)
+        for e in ordered
     ]
     db.session.add_all(rows)
     db.session.commit()
+    return [(row.id, e) for row, e in zip(rows, ordered, strict=True)]

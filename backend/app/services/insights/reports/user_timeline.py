@@ -83,7 +83,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
     try:
         at, kind, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         moment = datetime.fromisoformat(at)
-        if kind not in RANK or not isinstance(ident, int) or moment.tzinfo is None:
+        if (
+            kind not in RANK
+            or type(ident) is not int  # a JSON true is an int to Python
+            or not 0 <= ident < 2**63  # ids are BIGINT
+            or moment.tzinfo is None
+        ):
             raise ValueError(cursor)
         return moment, kind, ident
     except (ValueError, TypeError):
