@@ -123,18 +123,19 @@ def expected_retention(
     }
     offsets: dict[int, set[int]] = defaultdict(set)
     for user, kind, moment, _ in events:
-        if kind == back and user in cohorts:
+        # Only returns up to the range's last day, in periods 1..periods, count.
+        if kind == back and user in cohorts and _local_day(moment, tz) <= day_number(last):
             later = unit_of(_local_day(moment, tz))
-            if later > cohorts[user]:
+            if cohorts[user] < later <= cohorts[user] + periods * step:
                 offsets[user].add((later - cohorts[user]) // step)
-    today = _local_day(NOW, tz)
-    current = unit_of(today)
+    # A period that begins after the range's last day, or after today, is null.
+    seen = min(_local_day(NOW, tz), day_number(last))
     rows = []
     for cohort in sorted(set(cohorts.values())):
         members = [u for u, c in cohorts.items() if c == cohort]
         cells: list[tuple[int | None, int | None]] = [(len(members), len(members))]
         for p in range(1, periods + 1):
-            if cohort + p * step > current:
+            if cohort + p * step > seen:
                 cells.append((None, None))
                 continue
             on = sum(1 for u in members if p in offsets[u])
@@ -266,13 +267,13 @@ class ProgressWorld:
             people = cohorts[cohort]
             cells = []
             for k in range(1, 11):
-                eligible = sum(1 for u in people if members[u] + k - 1 <= today)
+                eligible = [u for u in people if members[u] + k - 1 <= today]
                 if not eligible:
                     cells.append((k, 0, None, None))
                     continue
-                on = sum(1 for u in people if k in done[u])
-                after = sum(1 for u in people if done[u] and max(done[u]) >= k)
-                cells.append((k, eligible, on, after))
+                on = sum(1 for u in eligible if k in done[u])
+                after = sum(1 for u in eligible if done[u] and max(done[u]) >= k)
+                cells.append((k, len(eligible), on, after))
             week = date.fromordinal(date(1970, 1, 1).toordinal() + cohort).isoformat()
             rows.append((week, len(people), cells))
         return rows

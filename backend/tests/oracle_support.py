@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
 from app.extensions import db
@@ -140,13 +141,14 @@ def percentile_cont(values: list[float], fraction: float) -> float | None:
 
 
 def settings_kwargs(max_examples: int) -> dict[str, Any]:
-    from hypothesis import HealthCheck
-
+    """Deterministic (derandomize, no example database), no time limits, and no shrinking:
+    each example is a database round trip, and a failure prints its example as drawn."""
     return {
         "max_examples": max_examples,
         "deadline": None,
         "derandomize": True,
         "database": None,
+        "phases": [Phase.explicit, Phase.generate],
         "suppress_health_check": [
             HealthCheck.function_scoped_fixture,
             HealthCheck.too_slow,

@@ -1,9 +1,11 @@
 """Challenge progress: join-week cohorts, and per day k the share who completed it.
 
 Reads the completions table (the source of truth), not events. A user belongs to
-the cohort of the week of their first enrollment's start_date; a cell counts only
-the members who could have reached day k by today (start + k - 1 <= today in tz):
-a cell no member could have reached yet is null, never 0.
+the cohort of the week of their first enrollment's start_date. Cell k counts only the
+members who could have reached day k by today in the report's zone (start + k - 1 <=
+today in tz), in `eligible` and in `on`/`on_or_after` alike, so a share never exceeds 1
+(a member in a zone ahead of tz who completed day k early counts from the day k is
+reached in tz). A cell no member could have reached yet is null, never 0.
 
 On the primary the counts come from the progress rollup (rollups/progress.py: counters per
 challenge and start day, kept by id watermarks); on a read replica, or when the rollup
@@ -32,9 +34,9 @@ from app.services.insights.sqlite_functions import WEEK_OFFSETS
 @dataclass(frozen=True)
 class ProgressCell:
     day: int
-    eligible: int  # members who could have reached day k by today
-    on: int | None
-    on_or_after: int | None
+    eligible: int  # members who could have reached day k by today in the report's zone
+    on: int | None  # of those, who completed day k
+    on_or_after: int | None  # of those, who completed day k or a later day
 
     @property
     def on_share(self) -> float | None:
@@ -108,34 +110,45 @@ def run(*, period: Period, challenge_id: int, rollup: bool = True) -> ChallengeP
     else:
         rows = _raw_counts(period, challenge_id, first, last)
 
+    # Counts per start day: a cell sums the start days that make its members eligible.
     sizes: dict[int, dict[int, int]] = defaultdict(dict)
     on: dict[tuple[int, int], int] = defaultdict(int)
     reached: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    offset = WEEK_OFFSETS[period.week_start]
     for kind, start, day, users in rows:
-        cohort = start - (start + offset) % 7
         if kind == SIZE:
-            sizes[cohort][start] = users
+            sizes[_week(start, period.week_start)][start] = users
         elif kind == DONE:
-            on[(cohort, day)] += users
+            on[(start, day)] += users
         elif kind == FURTHEST:
-            reached[cohort][day] += users
+            reached[start][day] += users
 
     today = day_number(clock.today_in(period.tz))
     cohorts = []
     for cohort in sorted(sizes):
         cells = []
         for k in range(1, challenge.duration_days + 1):
-            eligible = sum(n for start, n in sizes[cohort].items() if start + k - 1 <= today)
-            if eligible == 0:
+            starts = [start for start in sizes[cohort] if start + k - 1 <= today]
+            if not starts:
                 cells.append(ProgressCell(k, 0, None, None))
                 continue
-            after = sum(n for day, n in reached[cohort].items() if day >= k)
-            cells.append(ProgressCell(k, eligible, on.get((cohort, k), 0), after))
+            after = sum(n for start in starts for day, n in reached[start].items() if day >= k)
+            cells.append(
+                ProgressCell(
+                    k,
+                    sum(sizes[cohort][start] for start in starts),
+                    sum(on[(start, k)] for start in starts),
+                    after,
+                )
+            )
         cohorts.append(
             ProgressCohort(from_day_number(cohort).isoformat(), sum(sizes[cohort].values()), cells)
         )
     return ChallengeProgressResult(period, challenge_id, challenge.duration_days, cohorts)
+
+
+def _week(start: int, week_start: str) -> int:
+    """The cohort (its week's first day) of a start day."""
+    return start - (start + WEEK_OFFSETS[week_start]) % 7
 
 
 def _raw_counts(
