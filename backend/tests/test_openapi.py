@@ -132,7 +132,7 @@ def test_docs_page_uses_only_local_assets(client):
         assert a.status_code == 200, asset
         kind = "text/css" if asset.endswith(".css") else "javascript"
         assert kind in a.headers["Content-Type"], (asset, a.headers["Content-Type"])
-        assert len(a.get_data()) > 1000
+        assert len(a.get_data()) > 200  # swagger-init.js, the page's set-up, is small
     assert "/api/openapi.json" in html
 
 

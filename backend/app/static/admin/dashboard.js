@@ -230,6 +230,33 @@
       .catch((error) => { D.showMessage(error.message); D.setState("error"); });
   }
 
+  // A wait in words: "45 seconds", "15 minutes".
+  function waitText(seconds) {
+    if (seconds < 60) return seconds + (seconds === 1 ? " second" : " seconds");
+    const minutes = Math.round(seconds / 60);
+    return minutes + (minutes === 1 ? " minute" : " minutes");
+  }
+
+  // After a 429: say how long to wait (the API's Retry-After), counting down, with the
+  // button off until then.
+  function holdLogin(form, seconds) {
+    const button = form.querySelector("button[type=submit]");
+    const until = Date.now() + seconds * 1000;
+    button.disabled = true;
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      $("#message").dataset.retryAfter = Math.max(left, 0);
+      if (left <= 0) {
+        button.disabled = false;
+        D.showMessage("");
+        return;
+      }
+      D.showMessage("Too many failed attempts. Try again in " + waitText(left) + ".");
+      setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
   function initLogin() {
     const form = $("#login-form");
     form.addEventListener("submit", async (event) => {
@@ -241,6 +268,10 @@
         body: JSON.stringify({ email: form.email.value, password: form.password.value }),
       });
       const body = await response.json().catch(() => null);
+      if (response.status === 429) {
+        holdLogin(form, Number(response.headers.get("Retry-After")) || 60);
+        return;
+      }
       if (!response.ok) {
         D.showMessage(problemText(body, response.status));
         return;
