@@ -41,6 +41,16 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")  # behind a reverse pro
 # created before the fork and shared with the children.
 preload_app = False
 
+# Request size limits gunicorn enforces before the app sees anything. Over them gunicorn
+# answers itself, in text/html: 414 (request line), 431 or 400 (header count, header
+# size). In production nginx (deploy/nginx.conf) sits in front with smaller limits and
+# answers first with a problem+json body, so these are the backstop for direct traffic.
+# Bodies are the app's (MAX_CONTENT_LENGTH 64 KiB, 512 KiB for the batch endpoint): 413
+# problem+json. docs/OPERATIONS.md, "Production front", lists every limit.
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 8190))  # bytes (max)
+limit_request_fields = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELDS", 100))  # headers
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190))
+
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # On SIGTERM a worker finishes its request, then worker_exit flushes the request-log
 # writer; the master kills workers still alive after graceful_timeout.

@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_hooks(app)
     register_commands(app)
+    register_middleware(app)
     if app.config["TRUSTED_PROXIES"] > 0:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
@@ -36,6 +37,15 @@ def configure_logging(app: Flask) -> None:
     from app.web.logging_setup import configure_logging as configure
 
     configure(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def register_middleware(app: Flask) -> None:
+    """A chunked body gets a Content-Length, so the body limits answer 413 (not truncate)."""
+    from app.routes.analytics_v2 import BATCH_MAX_BYTES
+    from app.web.chunked_body import ChunkedBodyLimit
+
+    cap = max(app.config["MAX_CONTENT_LENGTH"] or 0, BATCH_MAX_BYTES)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, max_bytes=cap)  # type: ignore[method-assign]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
