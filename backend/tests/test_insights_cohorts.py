@@ -158,3 +158,131 @@ def test_retention_weekly(client, data):
         **RANGE,
     )
     assert retention_rows(body) == [("2026-03-23", 2, [(2, 2), (1, 1), (None, None)])]
+
+
+def _funnel_body(client, data, *, query=None, **body):
+    r = client.post(
+        f"{URL}/funnels",
+        json=body,
+        headers=data["admin"],
+        query_string=query or {"tz": BERLIN, "from": "2026-03-27", "to": "2026-04-01"},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def test_funnel_one_event_satisfies_one_step_only(app, client, data):
+    """Issue 12: one challenge_joined {"key": "val"} gave [1, 1] for these steps."""
+    from tests.insights_data import event
+
+    with app.app_context():
+        from app.extensions import db
+        from app.models import User
+
+        event(
+            db.session.get(User, data["u2"]),
+            "challenge_joined",
+            "2026-03-30T08:00:00Z",
+            {"key": "val"},
+        )
+        db.session.commit()
+    steps = [
+        {"event_type": "challenge_joined", "where": {"key": "val"}},
+        {"event_type": "challenge_joined"},
+    ]
+    for attempt in ("first", "best"):
+        body = _funnel_body(client, data, steps=steps, attempt=attempt)
+        assert [s["users"] for s in body["steps"]] == [1, 0]
+        assert body["attempt"] == attempt
+    # Reversed, the filtered step needs an event of its own too.
+    body = _funnel_body(client, data, steps=steps[::-1])
+    assert [s["users"] for s in body["steps"]] == [1, 0]
+
+
+def test_funnel_best_attempt_keeps_the_path_that_gets_furthest(client, data):
+    # u1 opens the app on 03-28 (Berlin, twice) and 03-30 at 00:30, and views day 1 and day
+    # 2 on 03-30 at 10:00 and 11:00: with a 1-day window only the last attempt reaches them.
+    # u3 views day 1 an hour after opening the app, in either rule.
+    first = _funnel_body(client, data, steps=STEPS, window_days=1)
+    best = _funnel_body(client, data, steps=STEPS, window_days=1, attempt="best")
+    assert [s["users"] for s in first["steps"]] == [3, 1, 0]
+    assert [s["users"] for s in best["steps"]] == [3, 2, 1]
+    medians = [s["median_seconds_from_previous"] for s in best["steps"]]
+    assert medians == [None, (34200 + 3600) / 2, 3600.0]
+
+
+def test_funnel_rejects_an_unknown_attempt(client, data):
+    from tests.problem_helpers import assert_problem
+
+    r = client.post(
+        f"{URL}/funnels", headers=data["admin"], json={"steps": STEPS, "attempt": "last"}
+    )
+    assert assert_problem(r, 422)["errors"][0]["field"] == "attempt"
+
+
+def test_retention_recurring_cohorts(client, data):
+    body = get(
+        client,
+        data,
+        "retention",
+        start_event="app_opened",
+        return_event="app_opened",
+        periods=3,
+        cohort_type="recurring",
+        tz=BERLIN,
+        **{"from": "2026-03-28", "to": "2026-03-31"},
+    )
+    assert body["cohort_type"] == "recurring"
+    # u1: 03-28, 03-28, 03-30; u2: 03-29, 03-29; u3: 03-30 (u4 is internal).
+    assert retention_rows(body) == [
+        ("2026-03-28", 1, [(1, 1), (0, 1), (1, 1), (0, 0)]),
+        ("2026-03-29", 1, [(1, 1), (0, 0), (0, 0), (None, None)]),
+        ("2026-03-30", 2, [(2, 2), (0, 0), (None, None), (None, None)]),
+    ]
+
+
+def test_retention_counts_no_return_after_to_or_beyond_periods(client, data):
+    # u1's cohort is 03-28 (Berlin); they open the app again on 03-30. With to=03-29 that
+    # return is after the range: period 1 is 0 on and on or after, period 2 is null.
+    narrow = get(
+        client,
+        data,
+        "retention",
+        start_event="app_opened",
+        return_event="app_opened",
+        periods=3,
+        tz=BERLIN,
+        **{"from": "2026-03-28", "to": "2026-03-29"},
+    )
+    assert retention_rows(narrow)[0] == (
+        "2026-03-28",
+        1,
+        [(1, 1), (0, 0), (None, None), (None, None)],
+    )
+    body = get(
+        client,
+        data,
+        "retention",
+        start_event="app_opened",
+        return_event="plan_viewed",
+        periods=1,
+        tz=BERLIN,
+        **{"from": "2026-03-28", "to": "2026-03-31"},
+    )
+    # u1 views plans on 03-30 only: period 2, beyond periods=1.
+    assert retention_rows(body)[0] == ("2026-03-28", 1, [(1, 1), (0, 0)])
+
+
+def test_retention_rejects_an_unknown_cohort_type(client, data):
+    from tests.problem_helpers import assert_problem
+
+    r = client.get(
+        f"{URL}/retention",
+        headers=data["admin"],
+        query_string={
+            "start_event": "app_opened",
+            "return_event": "app_opened",
+            "cohort_type": "all",
+        },
+    )
+    assert assert_problem(r, 422)["errors"][0]["field"] == "cohort_type"

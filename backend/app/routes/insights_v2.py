@@ -124,7 +124,12 @@ def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
     """Users through 2 to 8 ordered steps within a window from step 1"""
     steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
     funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
-    result = funnels.run(period=_period(args), steps=steps, window_days=body["window_days"])
+    result = funnels.run(
+        period=_period(args),
+        steps=steps,
+        window_days=body["window_days"],
+        attempt=body["attempt"],
+    )
     return _respond(result, args)
 
 
@@ -133,7 +138,7 @@ def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
 @blp.arguments(s.RetentionQuery, location="query")
 @blp.response(200, s.RetentionRead)
 def get_retention(args: dict[str, Any]) -> Any:
-    """First-time cohorts of a start event and who returned per day or week"""
+    """Cohorts of a start event (first-time or recurring) and who returned per day or week"""
     _check_types("start_event", [args["start_event"]])
     _check_types("return_event", [args["return_event"]])
     result = retention.run(
@@ -142,6 +147,7 @@ def get_retention(args: dict[str, Any]) -> Any:
         return_event=args["return_event"],
         unit=args["period"],
         periods=args["periods"],
+        cohort_type=args["cohort_type"],
     )
     return _respond(result, args)
 

@@ -53,6 +53,18 @@ class RetentionQuery(RangeQuery):
     return_event = fields.String(required=True, validate=validate.Length(min=1, max=64))
     period = fields.String(load_default="day", validate=validate.OneOf(["day", "week"]))
     periods = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90))
+    cohort_type = fields.String(
+        load_default="first_time",
+        validate=validate.OneOf(["first_time", "recurring"]),
+        metadata={
+            "description": (
+                "first_time (default): a user's cohort is the day (week) of their first-ever "
+                "start event, if it is in the range. recurring (PostHog's default): a user "
+                "is in the cohort of every day (week) of the range in which they did the "
+                "start event."
+            )
+        },
+    )
 
 
 class ApiHealthQuery(RangeQuery):
@@ -101,6 +113,18 @@ class FunnelCreate(Schema):
         fields.Nested(FunnelStepCreate), required=True, validate=validate.Length(min=2, max=8)
     )
     window_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=365))
+    attempt = fields.String(
+        load_default="first",
+        validate=validate.OneOf(["first", "best"]),
+        metadata={
+            "description": (
+                "Which step-1 event starts a user's path. first (default): their first "
+                "step-1 event in the range. best (PostHog's rule): every step-1 event in the "
+                "range is tried and the path that gets furthest counts (of several, the one "
+                "that gets there first, then the one that started last); costs more."
+            )
+        },
+    )
 
 
 class PeriodRead(Schema):
@@ -215,6 +239,7 @@ class FunnelStepRead(Schema):
 class FunnelRead(Schema):
     period = fields.Nested(PeriodRead)
     window_days = fields.Integer()
+    attempt = fields.String()
     steps = fields.List(fields.Nested(FunnelStepRead))
 
 
@@ -236,6 +261,7 @@ class RetentionRead(Schema):
     return_event = fields.String()
     unit = fields.String()
     periods = fields.Integer()
+    cohort_type = fields.String()
     cohorts = fields.List(fields.Nested(RetentionCohortRead))
 
 
