@@ -136,3 +136,11 @@ def test_token_responses_are_not_cached(client, register):
         assert response.status_code == 200, response.get_json()
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["Pragma"] == "no-cache"
+
+
+def test_the_openapi_document_has_logout_all_and_the_no_store_headers(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "post" in paths["/api/v2/auth/logout-all"]
+    for path in ("/api/v2/auth/login", "/api/v2/auth/refresh"):
+        headers = paths[path]["post"]["responses"]["200"]["headers"]
+        assert {"Cache-Control", "Pragma"} <= set(headers)
