@@ -79,11 +79,12 @@ def register_extensions(app: Flask) -> None:
     )
 
     from app.services.auth import service as auth_service
+    from app.services.auth import token_cache
     from app.web.jwt_callbacks import register_jwt_callbacks
 
-    register_jwt_callbacks(
-        user_for_token=auth_service.get_user_for_token, get_user=auth_service.get_user
-    )
+    # The token check answers from a per-process cache (bounds in auth/token_cache.py).
+    user_for_token = token_cache.install(app, auth_service.get_user_for_token)
+    register_jwt_callbacks(user_for_token=user_for_token, get_user=auth_service.get_user)
 
 
 def _migrations_dir(app: Flask) -> str:

@@ -125,6 +125,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "RATELIMIT_STRATEGY": os.environ.get("RATELIMIT_STRATEGY", "fixed-window"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "challenge"),
         "WRITE_LIMIT": os.environ.get("WRITE_LIMIT", "60 per minute"),
+        # How long a process answers a token's revocation and user from memory: another
+        # process's logout or password change is seen within this (auth/token_cache.py).
+        "TOKEN_CACHE_SECONDS": float(os.environ.get("TOKEN_CACHE_SECONDS", 2.0)),
         "AUTH_LIMIT": os.environ.get("AUTH_LIMIT", "10 per minute"),
         # Failed logins (401) per account (normalized email) and client: only the guessing
         # client is held back, never the account's owner elsewhere. Successes never count.
