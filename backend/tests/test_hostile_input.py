@@ -350,3 +350,12 @@ def test_client_times_at_the_calendar_edges_are_never_a_server_error(client, aut
                         headers=headers)
         assert r.status_code < 500, (sent_at, r.get_data(as_text=True))
     assert json.dumps(r.get_json())  # a document, not an HTML page
+
+
+def test_register_with_nul_in_the_zone_is_400_and_stores_nothing(client, query):
+    """Was a 422 (unknown zone): NUL is refused before any field is read, as everywhere."""
+    body = {"email": "z@example.com", "password": "long enough 1", "display_name": "Z",
+            "timezone": "UTC\x00"}
+    r = client.post("/api/v2/auth/register", json=body)
+    assert [e["field"] for e in assert_problem(r, 400)["errors"]] == ["timezone"]
+    assert query("SELECT count(*) FROM users") == [(0,)]
