@@ -24,6 +24,7 @@ from app.models import (
     Video,
 )
 from app.services.auth import service as auth_service
+from app.services.database import statistics
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-123"
@@ -32,6 +33,8 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 MEMBER_EMAIL = "demo-member-{:02d}@example.com"
 ACTIVITY_SEED = 20260101
+SEEDED_TABLES = ("users", "enrollments", "analytics_events", "completions",
+                 "user_liked_videos", "request_logs")
 
 _FOCUS = ["Mobility", "Core", "Legs", "Upper body", "Cardio", "Stretch", "Rest and walk"]
 
@@ -190,6 +193,9 @@ def seed_activity(*, challenge: Challenge, users: int = 40, weeks: int = 5) -> A
         if rows:
             db.session.execute(insert(table), rows)
     db.session.commit()
+    # Fresh planner statistics for what was just loaded (PostgreSQL; autovacuum may be off).
+    with db.engine.begin() as conn:
+        statistics.analyze(conn, SEEDED_TABLES)
     return ActivityResult(True, users, len(out.events), len(out.completions), len(out.logs))
 
 

@@ -24,7 +24,7 @@ from app import metrics
 from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.models import AnalyticsEvent
-from app.services.database import upsert
+from app.services.database import statistics, upsert
 from app.services.ingestion import rejected_events
 from app.services.ingestion.checks import (
     EventRefused,
@@ -210,6 +210,9 @@ def ingest_batch(
             headers={"Retry-After": "5"},
         ) from None
 
+    # At volume (autovacuum off or behind), the planner's statistics are refreshed in the
+    # background every statistics.CHECK_ROWS rows this process stores.
+    statistics.note_writes(db.engine, [_events.name], len(inserted))
     for index, event in prepared:
         status = "accepted" if opted_out or event.event_id in inserted else "duplicate"
         results[index] = EventResult(_echo(events[index]), status, clamped=event.clamped)

@@ -63,7 +63,7 @@ from app.models import (
     AnalyticsEvent,
     RollupState,
 )
-from app.services.database import upsert
+from app.services.database import statistics, upsert
 from app.services.insights.rollups import watermark as rollup_watermark
 from app.services.insights.sql import day_key
 
@@ -84,6 +84,7 @@ TYPE_COUNTS: Table = ActivityTypeCount.__table__  # type: ignore[assignment]
 ZONES: Table = ActivityZone.__table__  # type: ignore[assignment]
 STATES: Table = RollupState.__table__  # type: ignore[assignment]
 USER_DAY_KEY = ["user_id", "zone_id", "day", "event_type"]
+ROLLUP_TABLES = (USER_DAYS.name, DAY_COUNTS.name, TYPE_COUNTS.name)
 
 # A fold's scratch tables (one connection, one transaction): its events grouped by
 # (user, day, type), and the (user, day) pairs that are new to the rollup.
@@ -135,6 +136,8 @@ def refresh(*, tz: str) -> int | None:
         except Exception:
             session.rollback()
             raise
+        if span is not None and span.high - span.low < ANALYZE_AFTER:
+            statistics.note_writes(db.engine, ROLLUP_TABLES, span.high - span.low)
         folded = span.high if span else rollup_watermark.folded_id(session, name)
         if folded < high and time.monotonic() - started > FOLD_SECONDS:
             return None  # the next calls go on; a request must not outlive the server's timeout
@@ -223,10 +226,10 @@ def _fold(conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span) 
     rows = select(f.user_id, literal(zone_id).label("zone_id"), f.day, f.event_type, f.events)
     _add(conn, USER_DAYS, rows, USER_DAY_KEY)
     _unstage(conn)
-    if conn.dialect.name == "postgresql" and span.high - span.low >= ANALYZE_AFTER:
+    if span.high - span.low >= ANALYZE_AFTER:
         # Planner statistics that still show this zone empty would make the next fold's
-        # anti-joins nested loops over millions of rows.
-        conn.execute(text(f"ANALYZE {USER_DAYS.name}"))
+        # anti-joins, and the reports' reads, nested loops over millions of rows.
+        statistics.analyze(conn, ROLLUP_TABLES)
 
 
 def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
