@@ -40,6 +40,18 @@ CHANGES = (
 DAY = timedelta(days=1)
 
 
+def changes_of(tz: str) -> tuple[datetime, ...]:
+    """The instants in CHANGES when tz changes its offset (all of them for a zone without
+    DST: each is some other zone's odd moment)."""
+    zone = ZoneInfo(tz)
+    own = tuple(
+        c
+        for c in CHANGES
+        if (c - timedelta(seconds=1)).astimezone(zone).utcoffset() != c.astimezone(zone).utcoffset()
+    )
+    return own or CHANGES
+
+
 def moments(anchor: datetime, *, spread_hours: int = 36) -> st.SearchStrategy[datetime]:
     """Instants near an anchor, many right at or around it (the change itself)."""
     near = st.integers(-3, 3).map(lambda s: anchor + timedelta(seconds=s))
