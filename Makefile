@@ -10,7 +10,7 @@ export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install migrate seed lint fuzz bench clean vendor
+.PHONY: run test install migrate seed lint fuzz bench clean vendor front-check
 
 $(RUN_STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ lint: $(DEV_STAMP)
 # BENCH_ARGS=--quick for a smoke run; see `.venv/bin/python bench/run.py --help`.
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Slow uploads against gunicorn alone and behind deploy/nginx.conf (nginx: apt-get install -y
+# nginx); loopback only, about 30 s. Not part of `make test`.
+front-check: $(RUN_STAMP)
+	$(BIN)/python deploy/slow_upload_check.py
 
 # Refresh the vendored charting library (needs Node/npm; nothing else does). The copied file
 # is kept in the tree, so `make run` works offline and without Node.
