@@ -1,8 +1,10 @@
 """Event spans: each user's first and last event (occurred_at) of each event type.
 
-The retention report reads first-time cohorts (a user's first-ever start event) and each
-member's last return event from user_event_spans instead of every event a user ever had.
-The table holds instants, not local days, so one row serves every zone (see
+The retention report reads first-time cohorts (a user's first-ever start event) from
+first_at instead of every event a user ever had (recurring cohorts read the range's start
+events). last_at is still folded, but no report reads it now: retention counts returns
+only up to the report's `to`, which a user's last event cannot answer. The
+table holds instants, not local days, so one row serves every zone (see
 `local_date_monotone` for the one condition that needs).
 
 Kept exact by an id watermark (services/insights/rollups/watermark.py, state row "event_spans"):
