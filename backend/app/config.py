@@ -104,7 +104,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     config: dict[str, Any] = {
         "APP_ENV": app_env,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping round trip per checkout: connections are replaced after
+        # DATABASE_POOL_RECYCLE seconds, and a connection found dead is retried once where
+        # nothing was written yet, else answered 503 (web/error_handlers.py).
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_recycle": int(os.environ.get("DATABASE_POOL_RECYCLE", 1800))
+        },
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "JSON_SORT_KEYS": False,
         # Tokens

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from app import clock, metrics
@@ -115,7 +115,16 @@ def _store_and_commit(session: Session, values: dict[str, Any], *,
     expire = session.expire_on_commit
     session.expire_on_commit = False
     try:
-        tracked = _store(session.connection(), values, idempotent=idempotent)
+        try:
+            tracked = _store(session.connection(), values, idempotent=idempotent)
+        except DBAPIError as exc:
+            # The pool does not ping on checkout: a connection found dropped before the
+            # insert reached the database is retried once on a fresh one. (Not a failed
+            # COMMIT: whether that one was stored is unknown, so it is not repeated.)
+            if not exc.connection_invalidated:
+                raise
+            session.rollback()
+            tracked = _store(session.connection(), values, idempotent=idempotent)
         session.commit()
     except SQLAlchemyError:
         session.rollback()

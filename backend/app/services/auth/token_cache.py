@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 
 from app import clock
@@ -71,7 +72,7 @@ class TokenCache:
 
     def __call__(self, **key: Any) -> tuple[User | None, bool]:
         if self._seconds <= 0:
-            return self._load(**key)
+            return _load_retrying_once(self._load, key)
         cache_key = tuple(sorted(key.items()))
         now = clock.now().timestamp()
         entry = self._entries.get(cache_key)
@@ -80,7 +81,7 @@ class TokenCache:
                 return None, entry.revoked
             return db.session.merge(entry.user, load=False), entry.revoked
         generation = self._generation
-        user, revoked = self._load(**key)
+        user, revoked = _load_retrying_once(self._load, key)
         entry = _Entry(
             _snapshot(user) if user is not None else None, revoked, now + self._seconds, generation
         )
@@ -97,6 +98,19 @@ class TokenCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
+
+
+def _load_retrying_once(load: Loader, key: dict[str, Any]) -> tuple[User | None, bool]:
+    """The token check is usually a request's first statement: when it finds its pooled
+    connection dropped (no pre-ping), nothing is lost by asking once more on a new one (the
+    pool has discarded the dead connections). A second failure goes to the 503 handler."""
+    try:
+        return load(**key)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        db.session.rollback()
+        return load(**key)
 
 
 def _writes_watched_table(statement: str) -> bool:
@@ -122,14 +136,16 @@ def _watch(engine: Engine) -> None:
             conn.info[_DIRTY] = True
             invalidate_all()  # also now: nothing read from here on is cached as older
 
+    # (Connection.info of an invalidated connection raises: such a one committed nothing.)
     @event.listens_for(engine, "commit")
     def _committed(conn: Connection) -> None:
-        if conn.info.pop(_DIRTY, False):
+        if not conn.invalidated and conn.info.pop(_DIRTY, False):
             invalidate_all()
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(conn: Connection) -> None:
-        conn.info.pop(_DIRTY, None)
+        if not conn.invalidated:
+            conn.info.pop(_DIRTY, None)
 
 
 def install(app: Flask, load: Loader) -> Loader:
