@@ -85,16 +85,20 @@ def test_redis_outage_falls_back_to_memory_says_so_and_recovers(
     assert _limit_counters(own_redis.url) > before
 
 
-def test_revoked_token_stays_revoked_while_redis_is_down(app_factory, own_redis, auth):
+def test_revoked_token_stays_revoked_while_redis_is_down(app_factory, own_redis, auth, login):
     app = app_factory(RATELIMIT_STORAGE_URI=own_redis.url)
     client = app.test_client()
     user = auth()
+    other_session = login(user.user["email"], user.user["password"])
     assert client.post("/api/v2/auth/logout", headers=user.headers).status_code == 200
 
     own_redis.stop()
     r = client.get("/api/v2/auth/me", headers=user.headers)
     body = assert_problem(r, 401)
     assert "revoked" in body["detail"]
-    # The user's other token (refresh) still works: only the revoked one is refused.
+    # Logout ended the session: its refresh token is refused too (issue 13)...
     refresh = {"Authorization": f"Bearer {user.tokens['refresh_token']}"}
-    assert client.post("/api/v2/auth/refresh", headers=refresh).status_code == 200
+    assert_problem(client.post("/api/v2/auth/refresh", headers=refresh), 401)
+    # ...while the user's other session still works.
+    other = {"Authorization": f"Bearer {other_session['refresh_token']}"}
+    assert client.post("/api/v2/auth/refresh", headers=other).status_code == 200
