@@ -10,6 +10,7 @@ from app.models.analytics_event import AnalyticsEvent
 from app.models.base import Base, utcnow
 from app.models.challenge import Challenge, Enrollment
 from app.models.event_span import UserEventSpan
+from app.models.identity import AnonymousIdentity
 from app.models.latency_rollup import LatencyRollup, LatencyRollupUser
 from app.models.plan import Completion, Plan
 from app.models.privacy import ErasureAudit, IpHashKey
@@ -19,6 +20,7 @@ from app.models.request_log import RequestLog
 from app.models.rollup_state import RollupState
 from app.models.user import RevokedToken, User
 from app.models.video import UserLikedVideo, Video
+from app.models.write_key import WRITE_KEY_SOURCES, WriteKey
 
 __all__ = [
     "ActivityDayCount",
@@ -26,6 +28,7 @@ __all__ = [
     "ActivityUserDay",
     "ActivityZone",
     "AnalyticsEvent",
+    "AnonymousIdentity",
     "Base",
     "Challenge",
     "Completion",
@@ -46,5 +49,7 @@ __all__ = [
     "UserEventSpan",
     "UserLikedVideo",
     "Video",
+    "WRITE_KEY_SOURCES",
+    "WriteKey",
     "utcnow",
 ]
