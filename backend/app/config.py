@@ -145,6 +145,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "ANALYTICS_EVENT_TYPES": _env_list("ANALYTICS_EVENT_TYPES", CLIENT_EVENT_TYPES),
         # Events per user, counted beside WRITE_LIMIT (a batch of n events costs n).
         "EVENT_LIMIT": os.environ.get("EVENT_LIMIT", "6000 per minute"),
+        # Requests per write key on /v1 (Segment-compatible ingestion), all its routes together.
+        "WRITE_KEY_LIMIT": os.environ.get("WRITE_KEY_LIMIT", "1000 per second"),
         # A directory of <event_type>.json JSON Schemas replacing or adding to the shipped ones.
         "EVENT_SCHEMAS_DIR": os.environ.get("EVENT_SCHEMAS_DIR") or None,
         "REQUEST_LOG_ENABLED": _env_bool("REQUEST_LOG_ENABLED", True),
