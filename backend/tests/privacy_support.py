@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from app.extensions import db
-from app.models import User
+from app.models import User, utcnow
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import event_spans
 from app.services.insights.rollups import latency as latency_rollup
@@ -49,4 +51,34 @@ def full_user(client, seeded, auth, query, app, flush_logs):
         activity_rollup.refresh(tz="UTC")
         latency_rollup.fold_latency_rollup()
         assert event_spans.refresh() and progress_rollup.refresh()
+    # The anonymous history linked to the user (after the rollups: they count users only).
+    user.anonymous_events = add_anonymous_history(app, user.user["id"], "full-user-device")
     return user
+
+
+ANONYMOUS_EVENTS = 2
+
+
+def add_anonymous_history(app, user_id: int, anonymous_id: str) -> list[int]:
+    """Link anonymous_id to the user and store ANONYMOUS_EVENTS anonymous events of it;
+    returns their ids."""
+    events = db.metadata.tables["analytics_events"]
+    with app.app_context():
+        db.session.execute(
+            db.metadata.tables["anonymous_identities"].insert().values(
+                anonymous_id=anonymous_id, user_id=user_id, linked_by="identify",
+                linked_at=utcnow(),
+            )
+        )
+        ids = [
+            db.session.execute(
+                events.insert().values(
+                    user_id=None, anonymous_id=anonymous_id, event_id=uuid.uuid4(),
+                    event_type="app_opened", event_data={"n": n}, platform="ios",
+                    created_at=utcnow(), occurred_at=utcnow(),
+                ).returning(events.c.id)
+            ).scalar_one()
+            for n in range(ANONYMOUS_EVENTS)
+        ]
+        db.session.commit()
+    return ids

@@ -65,7 +65,11 @@ def test_erase_me_removes_every_row_and_keeps_logs_anonymous(
     assert (requested_by, admin_id) == ("self", None)
     expected = {name: n for name, n in before.items() if name != "request_logs"}
     expected["request_logs_anonymized"] = before["request_logs"]
+    expected["analytics_events_anonymous"] = privacy_support.ANONYMOUS_EVENTS
     assert counts == expected == body["row_counts"]
+    # The anonymous history linked to the user went with them.
+    left = query("SELECT count(*) FROM analytics_events WHERE anonymous_id = 'full-user-device'")
+    assert left[0][0] == 0
     assert str(uid) not in json.dumps([requested_by, admin_id])
 
     r = client.get("/api/v2/auth/me", headers=full_user.headers)

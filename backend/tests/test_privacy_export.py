@@ -22,6 +22,7 @@ SECTION_TABLES = {
     "rejected_events": ("rejected_events", "id"),
     "request_logs": ("request_logs", "id"),
     "revoked_tokens": ("revoked_tokens", "id"),
+    "anonymous_ids": ("anonymous_identities", "anonymous_id"),
 }
 
 
@@ -52,6 +53,9 @@ def test_export_contains_every_row_of_every_table(client, full_user, query):
     event_types = {e["event_type"] for e in doc["analytics_events"]}
     assert {"challenge_joined", "plan_completed", "video_liked", "app_opened"} <= event_types
     assert doc["rejected_events"][0]["reason"] == "unknown_event_type"
+    # The anonymous history linked to the user (identify/alias) comes with it.
+    assert [e["id"] for e in doc["anonymous_events"]] == full_user.anonymous_events
+    assert {e["anonymous_id"] for e in doc["anonymous_events"]} == {"full-user-device"}
 
 
 def test_export_holds_only_the_callers_rows(client, full_user, auth):

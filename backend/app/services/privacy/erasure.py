@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import (
     ActivityUserDay,
     AnalyticsEvent,
+    AnonymousIdentity,
     Completion,
     Enrollment,
     ErasureAudit,
@@ -27,6 +28,7 @@ from app.models import (
     UserLikedVideo,
 )
 from app.services.auth.service import verify_password
+from app.services.identity import links
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import event_spans
 from app.services.insights.rollups import latency as latency_rollup
@@ -41,6 +43,7 @@ ERASED_TABLES: tuple[Table, ...] = tuple(
         Enrollment,
         UserLikedVideo,
         AnalyticsEvent,
+        AnonymousIdentity,  # after the linked anonymous events (erase_user deletes them first)
         ActivityUserDay,  # after activity_rollup.forget_user took them out of the counters
         LatencyRollupUser,  # after latency_rollup.forget_user merged their rows back
         UserEventSpan,
@@ -70,7 +73,8 @@ def erase_user(
     admin_user_id: int | None = None,
     password: str | None = None,
 ) -> ErasureAudit:
-    """Erase a user and everything about them; all of it or none of it.
+    """Erase a user and everything about them, with the anonymous history linked to them
+    (identify/alias); all of it or none of it.
 
     requested_by is "self" (the password is required and checked) or "admin". Request
     logs are kept without their user id, including rows still queued in this process's
@@ -103,6 +107,16 @@ def erase_user(
         latency_rollup.forget_user(db.session, user_id)
         event_spans.forget_user(session=db.session, user_id=user_id)
         progress_rollup.forget_user(session=db.session, user_id=user_id)
+        # The person's anonymous history: events of every anonymous id linked to the user
+        # (before the links go with ERASED_TABLES).
+        events = AnalyticsEvent.__table__
+        result = db.session.execute(
+            delete(events).where(
+                events.c.user_id.is_(None),
+                events.c.anonymous_id.in_(links.anonymous_ids_of(user_id)),
+            )
+        )
+        counts["analytics_events_anonymous"] = result.rowcount or 0
         for table in ERASED_TABLES:
             result = db.session.execute(delete(table).where(table.c.user_id == user_id))
             counts[table.name] = result.rowcount or 0

@@ -14,13 +14,14 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 
 from app import clock
 from app.errors import NotFound
 from app.extensions import db
 from app.models import (
     AnalyticsEvent,
+    AnonymousIdentity,
     Completion,
     Enrollment,
     RejectedEvent,
@@ -29,6 +30,7 @@ from app.models import (
     User,
     UserLikedVideo,
 )
+from app.services.identity import links
 
 FORMAT = "challenge-data-export/1"
 # The document's sections after "user": (key, table, order column), each a JSON array.
@@ -42,8 +44,10 @@ SECTIONS: tuple[tuple[str, Table, str], ...] = tuple(
         ("rejected_events", RejectedEvent, "id"),
         ("request_logs", RequestLog, "id"),
         ("revoked_tokens", RevokedToken, "id"),
+        ("anonymous_ids", AnonymousIdentity, "anonymous_id"),
     )
 )
+_EVENTS: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
 # Never exported: a password hash is a secret of the service, not data about the person.
 _PRIVATE_USER_COLUMNS = frozenset({"password_hash"})
 
@@ -79,19 +83,24 @@ def export_user(*, user_id: int, chunk_rows: int = 1000) -> Iterator[str]:
     return _pieces(user_id=user_id, profile=_row(profile), chunk_rows=max(1, chunk_rows))
 
 
+def _sections(user_id: int) -> Iterator[tuple[str, Select[Any]]]:
+    """Each section's key and rows: the user's rows of each table, then the anonymous
+    events of the anonymous ids linked to the user (the history from before they logged in)."""
+    for key, table, order in SECTIONS:
+        yield key, select(table).where(table.c.user_id == user_id).order_by(table.c[order])
+    anonymous = select(_EVENTS).where(
+        _EVENTS.c.user_id.is_(None), _EVENTS.c.anonymous_id.in_(links.anonymous_ids_of(user_id))
+    )
+    yield "anonymous_events", anonymous.order_by(_EVENTS.c.id)
+
+
 def _pieces(*, user_id: int, profile: dict[str, Any], chunk_rows: int) -> Iterator[str]:
     head = {"format": FORMAT, "exported_at": clock.now(), "user": profile}
     yield _dumps(head)[:-1]  # the object stays open for the sections
-    for key, table, order in SECTIONS:
+    for key, statement in _sections(user_id):
         yield f",{_dumps(key)}:["
         first = True
-        statement = (
-            select(table)
-            .where(table.c.user_id == user_id)
-            .order_by(table.c[order])
-            .execution_options(yield_per=chunk_rows)
-        )
-        result = db.session.execute(statement)
+        result = db.session.execute(statement.execution_options(yield_per=chunk_rows))
         try:
             for chunk in result.mappings().partitions():
                 text = ",".join(_dumps(_row(row)) for row in chunk)
