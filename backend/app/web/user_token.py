@@ -38,7 +38,7 @@ def verified_user_id(header_value: str | None) -> int | None:
     try:
         claims: dict[str, Any] = decode_token(token)
         header = get_unverified_jwt_headers(token)
-        verify_token_type(claims, is_refresh=False)
+        verify_token_type(claims, False)  # an access token, not a refresh token
         verify_token_not_blocklisted(header, claims)
         custom_verification_for_token(header, claims)
         user = user_lookup(header, claims)
