@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from app import metrics
 from app.errors import Forbidden, ServiceUnavailable
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, auth_required, write_limit
+from app.routes._common import ApiBlueprint, auth_required, problems, write_limit
 from app.schemas.analytics import MAX_BATCH_EVENTS, BatchCreate, BatchRead, EventCreate, EventRead
 from app.services.analytics_service import AnalyticsService
 from app.services.ingestion import batch as ingestion_service
@@ -207,6 +207,7 @@ def track(data: dict[str, Any]) -> Any:
 @_events_limited
 @blp.arguments(BatchCreate)
 @blp.response(200, BatchRead)
+@problems(403)
 def batch(data: dict[str, Any]) -> Any:
     """Record up to 100 events: each is accepted, a duplicate, or rejected with a reason"""
     if data["backfill"] and not current_user.is_admin:

@@ -11,7 +11,7 @@ from flask_jwt_extended import current_user, get_jwt
 
 from app.errors import DomainError
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, auth_limit, auth_required, write_limit
+from app.routes._common import ApiBlueprint, auth_limit, auth_required, problems, write_limit
 from app.schemas.auth import (
     AccessTokenRead,
     LoginCreate,
@@ -61,6 +61,7 @@ def no_store(func: Callable[..., Any]) -> Callable[..., Any]:
 @limiter.limit(auth_limit, key_func=client_ip_key)
 @blp.arguments(UserCreate)
 @blp.response(201, UserRead)
+@problems(409)
 def register(data: dict[str, Any]) -> Any:
     """Create an account"""
     return auth_service.create(**data)
@@ -73,6 +74,7 @@ def register(data: dict[str, Any]) -> Any:
 @no_store
 @blp.arguments(LoginCreate)
 @blp.response(200, TokensRead, headers=_NO_STORE_DOC)
+@problems(401)
 def login(data: dict[str, Any]) -> Any:
     """Exchange email and password for an access and a refresh token (a new session)"""
     user = auth_service.authenticate(email=data["email"], password=data["password"])

@@ -11,7 +11,7 @@ from flask_jwt_extended import current_user
 
 from app.config import SERVER_EVENT_TYPES
 from app.errors import Forbidden
-from app.routes._common import ApiBlueprint, auth_required
+from app.routes._common import ApiBlueprint, auth_required, problems
 from app.schemas import insights as s
 from app.services.insights.csv_export import Exportable, to_csv
 from app.services.insights.params import Period, build_period, invalid
@@ -36,8 +36,14 @@ blp = ApiBlueprint(
 )
 
 
+CSV_SCHEMA = {"type": "string", "description": "RFC 4180 CSV with a header row"}
+
+
 def admin_required(func: F) -> F:
-    """401 without a valid token, 403 problem+json for a user who is not an admin."""
+    """401 without a valid token, 403 problem+json for a user who is not an admin.
+
+    Documents both, and the report's CSV form of its 200 (format=csv or Accept: text/csv).
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +51,10 @@ def admin_required(func: F) -> F:
             raise Forbidden("Insights are for admins only.")
         return func(*args, **kwargs)
 
-    return auth_required()(wrapper)  # type: ignore[return-value]
+    with_csv = blp.alt_response(
+        200, schema=CSV_SCHEMA, content_type="text/csv", description="The report (JSON or CSV)"
+    )
+    return auth_required()(problems(403)(with_csv(wrapper)))  # type: ignore[return-value]
 
 
 def _period(args: dict[str, Any]) -> Period:
@@ -77,7 +86,6 @@ def _respond(result: Exportable, args: dict[str, Any]) -> Any:
     return result
 
 
-CSV_DOC = {"content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
 @blp.route("/trends")
@@ -109,6 +117,7 @@ def get_active_users(args: dict[str, Any]) -> Any:
 @admin_required
 @blp.arguments(s.ChallengeProgressQuery, location="query")
 @blp.response(200, s.ChallengeProgressRead)
+@problems(404)
 def get_challenge_progress(args: dict[str, Any]) -> Any:
     """Join-week cohorts of a challenge and the share on (or past) each day"""
     result = challenge_progress.run(period=_period(args), challenge_id=args["challenge_id"])
@@ -171,6 +180,7 @@ def get_api_health(args: dict[str, Any]) -> Any:
 @admin_required
 @blp.arguments(s.TimelineQuery, location="query")
 @blp.response(200, s.TimelineRead)
+@problems(404)
 def get_user_timeline(args: dict[str, Any]) -> Any:
     """One user's events and requests, newest first"""
     result = user_timeline.run(

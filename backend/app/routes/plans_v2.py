@@ -7,7 +7,7 @@ from typing import Any
 from flask_jwt_extended import current_user
 
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, auth_required, write_limit
+from app.routes._common import ApiBlueprint, auth_required, problems, write_limit
 from app.routes.videos_v2 import serialize_video
 from app.schemas.common import ChallengeQuery
 from app.schemas.plans import PlanRead
@@ -37,6 +37,7 @@ def _serialize(view: PlanView) -> dict[str, Any]:
 @auth_required()
 @blp.arguments(ChallengeQuery, location="query", as_kwargs=True)
 @blp.response(200, PlanRead)
+@problems(404)
 def get_today(challenge_id: int | None = None) -> Any:
     """The plan of the user's current day of the challenge"""
     return _serialize(plan_service.view_day(user=current_user, day=None, challenge_id=challenge_id))
@@ -46,6 +47,7 @@ def get_today(challenge_id: int | None = None) -> Any:
 @auth_required()
 @blp.arguments(ChallengeQuery, location="query", as_kwargs=True)
 @blp.response(200, PlanRead)
+@problems(403)
 def get_day(day: int, challenge_id: int | None = None) -> Any:
     """The plan of a day already reached (a later day is 403 with its unlock date)"""
     return _serialize(plan_service.view_day(user=current_user, day=day, challenge_id=challenge_id))
@@ -56,6 +58,7 @@ def get_day(day: int, challenge_id: int | None = None) -> Any:
 @limiter.limit(write_limit)
 @blp.arguments(ChallengeQuery, location="query", as_kwargs=True)
 @blp.response(200, PlanRead)
+@problems(403)
 def complete_day(day: int, challenge_id: int | None = None) -> Any:
     """Mark a day as done (idempotent)"""
     view, _created = plan_service.complete_day(

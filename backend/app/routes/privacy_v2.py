@@ -10,7 +10,7 @@ from flask_jwt_extended import current_user
 
 from app.errors import Forbidden
 from app.extensions import limiter
-from app.routes._common import ApiBlueprint, auth_required, write_limit
+from app.routes._common import ApiBlueprint, auth_required, problems, write_limit
 from app.schemas.privacy import DataExportRead, ErasureCreate, ErasureRead
 from app.services.privacy import erasure as erasure_service
 from app.services.privacy import export as data_export
@@ -65,6 +65,7 @@ def erase_me(data: dict[str, Any]) -> Any:
 @blp.route("/admin/users/<int:user_id>/data", methods=["GET"])
 @auth_required()
 @blp.response(200, DataExportRead)
+@problems(403)
 def export_user(user_id: int) -> Any:
     """Admin: everything stored about a user, as one JSON document (streamed)"""
     _require_admin()
@@ -75,6 +76,7 @@ def export_user(user_id: int) -> Any:
 @auth_required()
 @limiter.limit(write_limit)
 @blp.response(200, ErasureRead)
+@problems(403)
 def erase_user(user_id: int) -> Any:
     """Admin: erase a user's account and data; recorded in the erasure audit"""
     _require_admin()

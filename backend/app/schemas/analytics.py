@@ -83,9 +83,10 @@ class BatchCreate(Schema):
         fields.Raw(
             allow_none=True,
             metadata={
-                "type": "object",
+                # No "type": an item that is not such an object is rejected alone, in the
+                # results of a 200, like any other bad event.
                 "description": "{event_id (UUID), event_type, event_data, occurred_at "
-                "(ISO-8601 with offset)}",
+                "(ISO-8601 with offset)}; anything else is rejected alone (in results)",
             }
         ),
         required=True,

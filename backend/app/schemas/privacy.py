@@ -38,3 +38,9 @@ class DataExportRead(Schema):
     rejected_events = fields.List(fields.Dict())
     request_logs = fields.List(fields.Dict())
     revoked_tokens = fields.List(fields.Dict())
+    anonymous_ids = fields.List(
+        fields.Dict(), metadata={"description": "Anonymous ids linked to the user"}
+    )
+    anonymous_events = fields.List(
+        fields.Dict(), metadata={"description": "Events of those anonymous ids, before the link"}
+    )

@@ -7,11 +7,34 @@ itself; these schemas shape the OpenAPI document and refuse a body that is no en
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import INCLUDE, Schema, fields
 
 from app.schemas.analytics import RawList
 
 _ID = "A string of 1 to 200 characters"
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "object": dict}
+
+
+class JsonValue(fields.Raw):
+    """A value of one JSON type ("string" or "object"), taken as it is; another type is a 400.
+
+    For fields some calls ignore (an identify's properties): what the document promises is
+    checked here. Ids and context stay Raw: the ingestion refuses them with a reason code.
+    """
+
+    def __init__(self, json_type: str, **kwargs: Any) -> None:
+        metadata = {"type": json_type, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+        self.json_type = json_type
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, _JSON_TYPES[self.json_type]):
+            raise self.make_error("invalid")
+        return value
+
+    default_error_messages = {"invalid": "Not a valid JSON value of the documented type."}
 
 
 class SegmentMessageCreate(Schema):
@@ -23,23 +46,22 @@ class SegmentMessageCreate(Schema):
     class Meta:
         unknown = INCLUDE
 
-    userId = fields.Raw(metadata={"type": "string", "description": _ID + ": a user's id"})
-    anonymousId = fields.Raw(
-        metadata={"type": "string", "description": _ID + ": the device's or browser's id"}
-    )
-    previousId = fields.Raw(metadata={"type": "string", "description": "alias: " + _ID})
+    # Ids and context: refused by the ingestion with a reason (invalid_id, invalid_context).
+    userId = fields.Raw(metadata={"description": _ID + ": a user's id"})
+    anonymousId = fields.Raw(metadata={"description": _ID + ": the device's or browser's id"})
+    previousId = fields.Raw(metadata={"description": "alias: " + _ID})
     messageId = fields.Raw(
-        metadata={"type": "string", "description": _ID + ": the dedupe key (a retry is kept once)"}
+        metadata={"description": _ID + ": the dedupe key (a retry is kept once)"}
     )
-    event = fields.Raw(metadata={"type": "string", "description": "track: a whitelisted type"})
-    name = fields.Raw(metadata={"type": "string", "description": "page and screen: its name"})
-    properties = fields.Raw(metadata={"type": "object"})
     context = fields.Raw(
-        metadata={"type": "object", "description": "app, os, device, library, locale, "
-                  "timezone, userAgent, sessionId are kept; ip, ids and traits are not"}
+        metadata={"description": "An object: app, os, device, library, locale, timezone, "
+                  "userAgent, sessionId are kept; ip, ids and traits are not"}
     )
-    timestamp = fields.Raw(metadata={"type": "string", "format": "date-time"})
-    sentAt = fields.Raw(metadata={"type": "string", "format": "date-time"})
+    event = JsonValue("string", metadata={"description": "track: a whitelisted type"})
+    name = JsonValue("string", metadata={"description": "page and screen: its name"})
+    properties = JsonValue("object")
+    timestamp = JsonValue("string", metadata={"format": "date-time"})
+    sentAt = JsonValue("string", metadata={"format": "date-time"})
 
 
 class SegmentBatchCreate(Schema):
@@ -49,14 +71,19 @@ class SegmentBatchCreate(Schema):
         unknown = INCLUDE
 
     batch = RawList(
-        fields.Raw(metadata={"type": "object", "description": "A message with its `type`"}),
+        # No "type": an item that is not a message object is rejected alone (in results).
+        fields.Raw(metadata={"description": "A message with its `type`"}),
         required=True,
     )
+    # No "type" on sentAt and context: the batch is judged message by message, so a bad
+    # envelope value is not a 400 (sentAt: each message is rejected; context: ignored).
     sentAt = fields.Raw(
-        metadata={"type": "string", "format": "date-time",
-                  "description": "When the client sent it: corrects every message's timestamp"}
+        metadata={"description": "When the client sent it (ISO-8601 string): corrects every "
+                  "message's timestamp; one that is not a time rejects each message alone"}
     )
-    context = fields.Raw(metadata={"type": "object"})
+    context = fields.Raw(
+        metadata={"description": "An object: each message's default context (else ignored)"}
+    )
 
 
 class SegmentResultRead(Schema):

@@ -46,19 +46,80 @@ def set_docs_headers(response: Response) -> Response:
     return response
 
 
+def _header(description: str, kind: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": kind}}
+
+
+RETRY_AFTER = _header("Seconds to wait before retrying", "integer")
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": _header("Requests allowed in the window", "integer"),
+    "X-RateLimit-Remaining": _header("Requests left in the window", "integer"),
+    "X-RateLimit-Reset": _header("When the window resets (Unix time, seconds)", "number"),
+}
+
+# What each error status means in this API, and the headers sent with it.
+PROBLEMS: dict[int, dict[str, Any]] = {
+    400: {"description": "Bad request: a body that is not JSON, or text or numbers no column "
+          "can store (NUL, lone surrogates, beyond a double) in the body or query string"},
+    401: {"description": "No valid token: problem types unauthorized, token-expired, "
+          "token-revoked, token-invalid",
+          "headers": {"WWW-Authenticate": _header("The Bearer challenge")}},
+    403: {"description": "Forbidden for this user"},
+    404: {"description": "No such resource"},
+    405: {"description": "Method not allowed", "headers": {"Allow": _header("Allowed methods")}},
+    409: {"description": "Conflicts with stored data"},
+    413: {"description": "The body is larger than this operation accepts"},
+    415: {"description": "The body is not sent as application/json"},
+    422: {"description": "Invalid fields: errors names each field and what is wrong"},
+    429: {"description": "Rate limit exceeded",
+          "headers": {"Retry-After": RETRY_AFTER, **RATE_LIMIT_HEADERS}},
+    503: {"description": "A store (the database) is unavailable: retry after Retry-After",
+          "headers": {"Retry-After": RETRY_AFTER}},
+}
+BODY_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+def problem_statuses(
+    operation: dict[str, Any], *, method: str, rate_limited: bool, has_path_params: bool
+) -> set[int]:
+    """The error statuses any operation of this API can answer, from what it declares.
+
+    Every one may meet the database down (503). A bearer token: 401. Parsed arguments
+    (body or query): the JSON layer's 400 and the schemas' 422; a JSON body: 413 too.
+    Any body method under /api/ refuses a non-JSON body (415). Path parameters: 404 for
+    an id that is not there (or not an id). A rate limit: 429.
+    """
+    statuses = {503}
+    if operation.get("security"):
+        statuses.add(401)
+    if operation.get("parameters") or operation.get("requestBody"):
+        statuses |= {400, 422}
+    if operation.get("requestBody"):
+        statuses.add(413)
+    if method in BODY_METHODS:
+        statuses.add(415)
+    if has_path_params:
+        statuses.add(404)
+    if rate_limited:
+        statuses.add(429)
+    return statuses
+
+
 class ProblemApi(Api):
     ERROR_SCHEMA = ProblemRead
+    # Every operation lists each status it answers (PROBLEMS): no catch-all "default".
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
-            response: dict[str, object] = {"description": status.phrase}
+            known = PROBLEMS.get(status.value, {})
+            response: dict[str, object] = {"description": known.get("description", status.phrase)}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            if "headers" in known:
+                response["headers"] = known["headers"]
             prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Error (RFC 9457 problem document)", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
