@@ -288,3 +288,16 @@ def test_write_key_rate_limit_counts_per_key(app_factory, query):
     assert int(r.headers["Retry-After"]) > 0
     assert statuses(post_batch(client, second, [message()])) == ["accepted"]
     assert event_count(query) == 3
+
+
+def test_documented_types_of_the_envelope_are_checked(app, client, query):
+    key = create_key(app, "server")
+    for body in ({"batch": "nope"}, {"sentAt": NOW}):
+        _problem(client.post("/v1/batch", json=body, headers=basic(key)), 400)
+    # A batch's sentAt is judged per message: each is rejected with invalid_sent_at.
+    r = client.post("/v1/batch", json={"batch": [message()], "sentAt": 5}, headers=basic(key))
+    assert [x["reason"] for x in r.get_json()["results"]] == ["invalid_sent_at"]
+    # A field a call ignores must still have its documented type.
+    identify = message("identify", properties=["x"])
+    _problem(client.post("/v1/identify", json=identify, headers=basic(key)), 400)
+    assert event_count(query) == 0
