@@ -6,8 +6,11 @@ fixed example budget per operation and generation mode, derandomized, one app pe
 
 Every case gets a fresh token, so operations that destroy credentials (logout revokes the
 presented token, a password change bumps the token version) only ever destroy a throwaway
-token. The insights and /admin operations run as an admin, the rest as a user; an admin
-erasure drawn against either of them erases a fresh victim instead.
+token. The insights and /admin operations run as an admin, /v1 with a server write key,
+the rest as a user; an admin erasure drawn against either user erases a fresh victim
+instead. Every other positive case is pointed at things that exist (ids, day 1, a
+whitelisted event type, the user's password), so success paths are checked too.
+The statuses a run seldom reaches (429, 413, 415, 503...) are in test_openapi_responses.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from app.services.challenges import service as challenge_service
 from app.services.demo import seed as seed_service
 from app.services.write_keys import service as write_keys
 
-EXAMPLES_PER_MODE = 20
+EXAMPLES_PER_MODE = 15
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 CHECKS = [
     not_a_server_error,
@@ -53,8 +56,9 @@ CHECKS = [
     negative_data_rejection,
     ignored_auth,
 ]
-# No more than this many seconds for one database (two databases: within ~3 minutes).
-TIME_BUDGET_S = 85
+# A guard well above the usual time (about 20 s a database on 2 cores): the run must stay
+# bounded as the document grows.
+TIME_BUDGET_S = 120
 ADMIN_PREFIXES = ("/api/v2/insights/", "/api/v2/admin/")
 # Query parameters left out of a case made valid: drawn values that rarely fit together.
 DRAWN_ONLY = frozenset({"from", "to", "preset", "breakdown", "endpoint", "method", "cursor"})
@@ -137,14 +141,6 @@ class Identities:
             return user.id
 
 
-def test_openapi_document_lists_every_status_explicitly(app_factory) -> None:
-    document = app_factory().test_client().get("/api/openapi.json").get_json()
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method != "parameters":
-                assert "default" not in operation["responses"], f"{method} {path}"
-
-
 def test_fuzz_whole_document_with_every_check(app_factory) -> None:
     app = app_factory(
         WRITE_LIMIT="100000 per minute",
@@ -166,12 +162,11 @@ def test_fuzz_whole_document_with_every_check(app_factory) -> None:
             _fuzz(identities, operation, mode, failures, statuses)
 
     elapsed = time.monotonic() - started
-    print(sorted(statuses.items()))
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures[:60])
     assert elapsed < TIME_BUDGET_S, f"the run took {elapsed:.0f} s"
     # The run reached the operations' success paths, not only their refusals.
     succeeded = {label for label, status in statuses if status < 300}
-    assert len(succeeded) >= len(operations) * 2 // 3, sorted(succeeded)
+    assert len(succeeded) >= len(operations) * 3 // 4, sorted(succeeded)
 
 
 def _fuzz(
