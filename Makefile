@@ -47,6 +47,10 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check backend bench
 
+# The schemathesis run alone (also part of `make test`): the whole OpenAPI document, every check.
+fuzz: $(DEV_STAMP)
+	$(BIN)/pytest -o addopts="-q" backend/tests/test_fuzz.py backend/tests/test_openapi_responses.py
+
 # Needs PostgreSQL and Redis on 127.0.0.1 and wrk (apt-get install -y wrk); not part of `make test`.
 # BENCH_ARGS=--quick for a smoke run; see `.venv/bin/python bench/run.py --help`.
 bench: $(DEV_STAMP)
