@@ -133,7 +133,15 @@ def internal_user_ids() -> ColumnElement[Any]:
 
 
 def user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
-    """Leave internal users out unless the report asks for them."""
+    """Leave internal users out unless the report asks for them (rows without a user, such
+    as anonymous requests, stay)."""
     if period.include_internal:
         return literal(True)
     return or_(user_id.is_(None), user_id.not_in(internal_user_ids()))
+
+
+def event_user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
+    """The events a per-user report counts: a known user's, internal users left out unless
+    asked. Anonymous visitors' events (user_id NULL, from /v1) are not a user's until
+    identity links them into persons; the rollups leave them out the same way."""
+    return and_(user_id.is_not(None), user_filter(period, user_id))

@@ -23,7 +23,7 @@ from app.services.insights.params import Period, day_number, from_day_number, in
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import activity_counts
-from app.services.insights.sql import bucket_key, day_key, user_filter
+from app.services.insights.sql import bucket_key, day_key, event_user_filter
 
 E = AnalyticsEvent
 WAU_DAYS, MAU_DAYS = 7, 30
@@ -149,7 +149,7 @@ def _bucket_users(period: Period) -> dict[int, int]:
         .where(
             E.occurred_at >= period.utc_start,
             E.occurred_at < period.utc_end,
-            user_filter(period, E.user_id),
+            event_user_filter(period, E.user_id),
         )
         .distinct()
         .subquery("pairs")
@@ -166,7 +166,7 @@ def _raw_active(period: Period) -> Subquery:
         .where(
             E.occurred_at >= window.utc_start,
             E.occurred_at < window.utc_end,
-            user_filter(period, E.user_id),
+            event_user_filter(period, E.user_id),
         )
         .distinct()
         .subquery("active")

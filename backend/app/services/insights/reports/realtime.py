@@ -12,7 +12,7 @@ from app import clock
 from app.models import AnalyticsEvent
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
-from app.services.insights.sql import epoch, user_filter
+from app.services.insights.sql import epoch, event_user_filter
 
 E = AnalyticsEvent
 MINUTES = 30
@@ -44,7 +44,7 @@ def run(*, include_internal: bool = False) -> RealtimeResult:
         select(func.count(func.distinct(E.user_id))).where(
             E.occurred_at > now - timedelta(minutes=5),
             E.occurred_at <= now,
-            user_filter(scope, E.user_id),
+            event_user_filter(scope, E.user_id),
         )
     )
     this_minute = now.replace(second=0, microsecond=0)
@@ -52,7 +52,7 @@ def run(*, include_internal: bool = False) -> RealtimeResult:
     offset = cast(func.floor((epoch(E.occurred_at) - start.timestamp()) / 60), Integer)
     minutes = (
         select(offset.label("minute"))
-        .where(E.occurred_at >= start, E.occurred_at <= now, user_filter(scope, E.user_id))
+        .where(E.occurred_at >= start, E.occurred_at <= now, event_user_filter(scope, E.user_id))
         .subquery("minutes")
     )
     counts = dict(

@@ -36,7 +36,7 @@ from app.services.insights.params import (
 )
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import event_spans
-from app.services.insights.sql import day_key, user_filter, week_of
+from app.services.insights.sql import day_key, event_user_filter, week_of
 
 E = AnalyticsEvent
 S = UserEventSpan
@@ -162,7 +162,7 @@ class _Query:
                     E.event_type == self.start_event,
                     E.occurred_at >= in_range[0],
                     E.occurred_at < in_range[1],
-                    user_filter(period, E.user_id),
+                    event_user_filter(period, E.user_id),
                 )
                 .distinct()
             )
@@ -172,13 +172,13 @@ class _Query:
                     S.event_type == self.start_event,
                     S.first_at >= in_range[0],
                     S.first_at < in_range[1],
-                    user_filter(period, S.user_id),
+                    event_user_filter(period, S.user_id),
                 )
             else:
                 first_at = func.min(E.occurred_at)
                 firsts = (
                     select(E.user_id, first_at.label("t"))
-                    .where(E.event_type == self.start_event, user_filter(period, E.user_id))
+                    .where(E.event_type == self.start_event, event_user_filter(period, E.user_id))
                     .group_by(E.user_id)
                     .having(first_at >= in_range[0], first_at < in_range[1])
                 )
@@ -221,14 +221,14 @@ class _Query:
                     E.event_type == self.start_event,
                     day >= first_day,
                     day <= last_day,
-                    user_filter(period, E.user_id),
+                    event_user_filter(period, E.user_id),
                 )
                 .distinct()
             )
         else:
             firsts = (
                 select(E.user_id, func.min(day_key(E.occurred_at, tz)).label("day"))
-                .where(E.event_type == self.start_event, user_filter(period, E.user_id))
+                .where(E.event_type == self.start_event, event_user_filter(period, E.user_id))
                 .group_by(E.user_id)
                 .subquery("firsts")
             )

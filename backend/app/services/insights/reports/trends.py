@@ -13,7 +13,7 @@ from app.services.insights.params import Period, day_number
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import activity_counts
-from app.services.insights.sql import bucket_key, json_text, user_filter
+from app.services.insights.sql import bucket_key, event_user_filter, json_text
 
 TOP_VALUES = 25
 E = AnalyticsEvent
@@ -64,7 +64,7 @@ def _scope(period: Period, event_types: list[str]) -> list[Any]:
         E.event_type.in_(event_types),
         E.occurred_at >= period.utc_start,
         E.occurred_at < period.utc_end,
-        user_filter(period, E.user_id),
+        event_user_filter(period, E.user_id),
     ]
 
 

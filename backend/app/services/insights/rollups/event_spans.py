@@ -94,7 +94,7 @@ def _fold(conn: Connection, span: rollup_watermark.Span) -> None:
             func.min(e.occurred_at).label("first_at"),
             func.max(e.occurred_at).label("last_at"),
         )
-        .where(e.id > span.low, e.id <= span.high)
+        .where(e.id > span.low, e.id <= span.high, e.user_id.is_not(None))  # no anonymous
         .group_by(e.user_id, e.event_type)
         .subquery("source")
     )
