@@ -11,7 +11,7 @@ import pytest
 
 from app.extensions import db
 from app.models import AnalyticsEvent
-from tests.insights_data import BERLIN, URL, data, ts  # noqa: F401 - the data fixture
+from tests.insights_data import BERLIN, URL, ts
 
 RANGE = {"tz": BERLIN, "from": "2026-03-23", "to": "2026-04-01"}
 FUNNEL = {"steps": [{"event_type": "app_opened"}, {"event_type": "plan_viewed"}]}
