@@ -19,6 +19,7 @@ from flask_jwt_extended import create_access_token
 from app.extensions import db
 from app.models import User
 from tests.problem_helpers import assert_problem
+from tests.segment_support import basic, create_key
 
 # Raw JSON texts: the server must never store, compare or echo these as they are.
 HOSTILE = {
@@ -71,22 +72,26 @@ def _properties(doc: dict[str, Any], operation: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
-def test_every_json_operation_refuses_unstorable_values_with_400(client, admin, kind):
+def test_every_json_operation_refuses_unstorable_values_with_400(app, client, admin, kind):
     doc = client.get("/api/openapi.json").get_json()
     raw = HOSTILE[kind]
+    write_key = basic(create_key(app, "server"))  # /v1 (Segment's API) takes a write key
     checked = []
     for method, path, operation in _operations(client):
         if "requestBody" not in operation or path in OPTED_OUT:
             continue
         fields = _properties(doc, operation)
         body = "{" + ",".join(f'"{name}":{raw}' for name in fields) + "}"
-        body_doc = assert_problem(_send(client, method, path, body, admin.headers), 400)
+        headers = write_key if path.startswith("/v1/") else admin.headers
+        body_doc = assert_problem(_send(client, method, path, body, headers), 400)
+        checked.append(path)
+        if path.startswith("/v1/"):
+            continue  # Segment's single calls answer one reason for the message, no field list
         named = {e["field"] for e in body_doc["errors"]}
         assert named == set(fields), (method, path, body_doc)
-        checked.append(path)
     assert {
         "/api/v2/auth/register", "/api/v2/auth/login", "/api/v2/auth/me",
-        "/api/v2/auth/password", "/api/v2/me", f"{INSIGHTS}/funnels",
+        "/api/v2/auth/password", "/api/v2/me", f"{INSIGHTS}/funnels", "/v1/track",
     } <= set(checked)
 
 
