@@ -77,7 +77,9 @@ def register(data: dict[str, Any]) -> Any:
 @problems(401)
 def login(data: dict[str, Any]) -> Any:
     """Exchange email and password for an access and a refresh token (a new session)"""
-    user = auth_service.authenticate(email=data["email"], password=data["password"])
+    user = auth_service.authenticate(
+        email=data["email"], password=data["password"], anonymous_id=data.get("anonymous_id")
+    )
     return tokens.issue_tokens(user=user)
 
 

@@ -38,6 +38,18 @@ def _timezone(**kwargs: Any) -> fields.String:
     )
 
 
+def _anonymous_id() -> fields.String:
+    return fields.String(
+        validate=validate.Length(min=1, max=200),
+        load_only=True,
+        metadata={
+            "description": "The device's or browser's anonymous id (as /v1's anonymousId): "
+            "its events become this user's, unless it is already linked to another user, "
+            "which it stays (the call still succeeds and does not say so)"
+        },
+    )
+
+
 def _password(min_length: int) -> fields.String:
     return fields.String(
         required=True, validate=validate.Length(min=min_length, max=256), load_only=True
@@ -49,6 +61,7 @@ class UserCreate(Schema):
     password = _password(8)
     display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=80))
     timezone = _timezone(load_default="UTC")
+    anonymous_id = _anonymous_id()
 
 
 class UserUpdate(Schema):
@@ -72,6 +85,7 @@ class UserRead(Schema):
 class LoginCreate(Schema):
     email = TrimmedString(required=True, validate=validate.Length(min=1, max=254))
     password = _password(1)
+    anonymous_id = _anonymous_id()
 
 
 class PasswordUpdate(Schema):

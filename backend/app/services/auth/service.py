@@ -14,11 +14,13 @@ from marshmallow.validate import Email
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
 from app.models import User
 from app.models.user import normalize_email
 from app.services.auth import tokens
+from app.services.identity import links
 from app.services.privacy.opt_out import forget_tracking_cache
 
 MIN_PASSWORD_LENGTH = 8
@@ -138,8 +140,10 @@ def create(
     display_name: str,
     timezone: str = "UTC",
     is_admin: bool = False,
+    anonymous_id: str | None = None,
 ) -> User:
-    """Register a user; Conflict when the email is taken."""
+    """Register a user; Conflict when the email is taken. `anonymous_id` (the device's)
+    is linked to the new user in the same transaction (see _link_device)."""
     check_timezone(timezone)
     check_password(password)
     display_name = check_display_name(display_name)
@@ -156,6 +160,9 @@ def create(
     )
     db.session.add(user)
     try:
+        if anonymous_id is not None:
+            db.session.flush()
+            _link_device(user=user, anonymous_id=anonymous_id, linked_by="register")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -163,16 +170,36 @@ def create(
     return user
 
 
-def authenticate(*, email: str, password: str) -> User:
-    """The user with these credentials; the same Unauthorized for any failure."""
+def _link_device(*, user: User, anonymous_id: str, linked_by: str) -> None:
+    """Link the device's anonymous id to the user in the session's transaction (committed
+    with the registration or login, never without it). An id already linked to another
+    user stays theirs (identity.links: the first link stands), and the caller is not told:
+    saying so would let anyone probe whether an id belongs to someone."""
+    links.link(
+        db.session.connection(),
+        anonymous_id=anonymous_id,
+        user_id=user.id,
+        linked_by=linked_by,
+        at=clock.now(),
+    )
+
+
+def authenticate(*, email: str, password: str, anonymous_id: str | None = None) -> User:
+    """The user with these credentials; the same Unauthorized for any failure (and then
+    nothing is linked). `anonymous_id`, the device's, is linked to the user on success."""
     user = get_by_email(email=email)
     hasher, dummy_hash = _hasher()
     if not verify_password(user.password_hash if user else dummy_hash, password):
         user = None
     if user is None:
         raise Unauthorized("Wrong email or password.")
+    changed = anonymous_id is not None
+    if anonymous_id is not None:
+        _link_device(user=user, anonymous_id=anonymous_id, linked_by="login")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
+        changed = True
+    if changed:
         db.session.commit()
     return user
 
