@@ -24,7 +24,7 @@ def test_refresh_returns_a_new_access_token_that_works(client, auth):
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert body["token_type"] == "Bearer"
-    assert "refresh_token" not in body
+    assert body["refresh_token"] != user.tokens["refresh_token"]  # rotated (issue 16)
     assert body["access_token"] != user.tokens["access_token"]
     me = client.get(ME, headers=bearer(body["access_token"]))
     assert me.status_code == 200 and me.json["id"] == user.user["id"]

@@ -13,7 +13,6 @@ from app.errors import DomainError
 from app.extensions import limiter
 from app.routes._common import ApiBlueprint, auth_limit, auth_required, problems, write_limit
 from app.schemas.auth import (
-    AccessTokenRead,
     LoginCreate,
     MessageRead,
     PasswordUpdate,
@@ -22,8 +21,8 @@ from app.schemas.auth import (
     UserRead,
     UserUpdate,
 )
+from app.services.auth import rotation, tokens
 from app.services.auth import service as auth_service
-from app.services.auth import tokens
 from app.web.rate_limit_keys import (
     auth_client_failure_limit,
     auth_email_limit,
@@ -86,10 +85,11 @@ def login(data: dict[str, Any]) -> Any:
 @blp.route("/refresh", methods=["POST"])
 @auth_required(refresh=True)
 @no_store
-@blp.response(200, AccessTokenRead, headers=_NO_STORE_DOC)
+@blp.response(200, TokensRead, headers=_NO_STORE_DOC)
 def refresh() -> Any:
-    """Exchange a refresh token for a new access token of the same session"""
-    return tokens.issue_access_token(user=current_user, session_id=get_jwt().get("sid"))
+    """Exchange a refresh token for the session's next access and refresh tokens (the
+    presented refresh token is spent: using it again is 401 token-revoked)"""
+    return rotation.rotate(user=current_user, payload=get_jwt())
 
 
 @blp.route("/logout", methods=["POST"])
