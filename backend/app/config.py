@@ -177,6 +177,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "API_HEALTH_EXACT_MAX_REQUESTS": int(
             os.environ.get("API_HEALTH_EXACT_MAX_REQUESTS", 100_000)
         ),
+        # Sessions report: a gap this long (or longer) between a person's events starts a
+        # new session (docs/REPORTS.md, Sessions).
+        "SESSION_GAP_MINUTES": int(os.environ.get("SESSION_GAP_MINUTES", 30)),
         "INTERNAL_EMAIL_DOMAINS": tuple(
             d.lower().lstrip("@") for d in _env_list("INTERNAL_EMAIL_DOMAINS", ())
         ),

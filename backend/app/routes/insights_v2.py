@@ -22,6 +22,7 @@ from app.services.insights.reports import (
     funnels,
     realtime,
     retention,
+    sessions,
     trends,
     user_timeline,
 )
@@ -111,6 +112,15 @@ def get_trends(args: dict[str, Any]) -> Any:
 def get_active_users(args: dict[str, Any]) -> Any:
     """DAU, rolling WAU and MAU, and stickiness per local day, week or month"""
     return _respond(active_users.run(period=_period(args)), args)
+
+
+@blp.route("/sessions")
+@admin_required
+@blp.arguments(s.RangeQuery, location="query")
+@blp.response(200, s.SessionsRead)
+def get_sessions(args: dict[str, Any]) -> Any:
+    """Sessions per bucket of their start: count, median and p90 length, events per session"""
+    return _respond(sessions.run(period=_period(args)), args)
 
 
 @blp.route("/challenge-progress")

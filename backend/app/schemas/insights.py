@@ -218,6 +218,32 @@ class ProgressCohortRead(Schema):
     days = fields.List(fields.Nested(ProgressCellRead))
 
 
+class SessionPointRead(Schema):
+    start = fields.String(metadata={"description": "The bucket of the sessions' starts"})
+    partial = fields.Boolean()
+    sessions = fields.Integer()
+    anonymous_sessions = fields.Integer(
+        metadata={"description": "Sessions of an anonymous id linked to no user"}
+    )
+    median_seconds = fields.Float(
+        allow_none=True, metadata={"description": "percentile_cont(0.5) of session lengths"}
+    )
+    p90_seconds = fields.Float(
+        allow_none=True, metadata={"description": "percentile_cont(0.9) of session lengths"}
+    )
+    mean_events = fields.Float(allow_none=True, metadata={"description": "Events per session"})
+    single_event_sessions = fields.Integer()
+    single_event_share = fields.Float(allow_none=True)
+
+
+class SessionsRead(Schema):
+    period = fields.Nested(PeriodRead)
+    gap_minutes = fields.Integer(
+        metadata={"description": "A gap this long between a person's events starts a session"}
+    )
+    points = fields.List(fields.Nested(SessionPointRead))
+
+
 class ChallengeProgressRead(Schema):
     period = fields.Nested(PeriodRead)
     challenge_id = fields.Integer()
