@@ -20,6 +20,8 @@ from app.services.insights.reports import (
     api_health,
     challenge_progress,
     funnels,
+    overview,
+    people,
     realtime,
     retention,
     sessions,
@@ -87,6 +89,28 @@ def _respond(result: Exportable, args: dict[str, Any]) -> Any:
     return result
 
 
+
+
+@blp.route("/overview")
+@admin_required
+@blp.arguments(s.RangeQuery, location="query")
+@blp.response(200, s.OverviewRead)
+def get_overview(args: dict[str, Any]) -> Any:
+    """DAU, WAU, MAU, new users, joins, day-7 completion, API errors and p95, top events:
+    each against the previous period, with daily points"""
+    known = sorted(set(current_app.config["ANALYTICS_EVENT_TYPES"]) | set(SERVER_EVENT_TYPES))
+    return _respond(overview.run(period=_period(args), event_types=known), args)
+
+
+@blp.route("/users")
+@admin_required
+@blp.arguments(s.PeopleQuery, location="query")
+@blp.response(200, s.PeopleRead)
+def get_users(args: dict[str, Any]) -> Any:
+    """Find users by part of their email or display name, or by id; newest first, with
+    when each was last seen"""
+    result = people.run(q=args.get("q"), limit=args["limit"], cursor=args.get("cursor"))
+    return _respond(result, args)
 
 
 @blp.route("/trends")
