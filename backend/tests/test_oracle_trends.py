@@ -1,5 +1,6 @@
 """Trends against a plain-Python reference: every interval (hour, day, week from monday or
-sunday, month), with and without a breakdown, with compare=previous; events around DST
+sunday, month), with and without a breakdown (an event_data key, or the context column
+platform, which holds the same text), with compare=previous; events around DST
 changes in zones with odd offsets, late arrivals and erasure; through the activity rollup
 (daily, no breakdown) and raw rows, on both databases."""
 
@@ -122,7 +123,7 @@ def _scenario(draw: Any) -> dict[str, Any]:
         "tz": tz,
         "interval": interval,
         "week_start": draw(st.sampled_from(("monday", "sunday"))),
-        "breakdown": draw(st.booleans()),
+        "breakdown": draw(st.sampled_from((None, "v", "platform"))),
         "compare": draw(st.booleans()),
         "include_internal": draw(st.booleans()),
         "first": first,
@@ -136,6 +137,8 @@ def _insert(events: list[Event], user_ids: list[int], received: datetime) -> Non
             user_id=user_ids[user],
             event_type=kind,
             event_data={} if value is MISSING else {"v": value},
+            # The context column holds the text event_data ->> 'v' gives: one reference.
+            platform=_json_text(value),
             occurred_at=moment,
             created_at=received,
         )
@@ -178,7 +181,7 @@ def test_trends_equal_the_reference(app):
                 "tz": period.tz,
                 "interval": period.interval,
                 "week_start": period.week_start,
-                "breakdown": s["breakdown"],
+                "breakdown": s["breakdown"] is not None,
                 "include_internal": period.include_internal,
             }
 
@@ -200,7 +203,8 @@ def test_trends_equal_the_reference(app):
                     result = trends.run(
                         period=period,
                         event_types=TYPES,
-                        breakdown="v" if s["breakdown"] else None,
+                        breakdown="v" if s["breakdown"] == "v" else None,
+                        breakdown_property="platform" if s["breakdown"] == "platform" else None,
                         compare_previous=s["compare"],
                         rollup=rollup,
                     )

@@ -124,6 +124,8 @@ def get_trends(args: dict[str, Any]) -> Any:
         period=_period(args),
         event_types=list(dict.fromkeys(args["event_type"])),
         breakdown=args.get("breakdown"),
+        breakdown_property=args.get("breakdown_property"),
+        filters={k: args[k] for k in ("platform", "app_version") if k in args},
         compare_previous=args.get("compare") == "previous",
     )
     return _respond(result, args)

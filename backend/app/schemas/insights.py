@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.fields import MAX_DATE, MIN_DATE, Id, JsonScalar, ReportDate
 from app.services.insights.params import INTERVALS, PRESETS, WEEK_STARTS
+from app.services.insights.reports.trends import CONTEXT_PROPERTIES
 
 _DAYS = f"{MIN_DATE} to {MAX_DATE}"
 KEY = validate.Regexp(r"^[A-Za-z0-9_]{1,64}$", error="Letters, digits and _ only (max 64).")
@@ -41,6 +42,18 @@ class TrendsQuery(RangeQuery):
         metadata={"description": "Repeat for several types"},
     )
     breakdown = fields.String(validate=KEY, metadata={"description": "An event_data key"})
+    breakdown_property = fields.String(
+        validate=validate.OneOf(CONTEXT_PROPERTIES),
+        metadata={"description": "A context column to break down by (instead of breakdown)"},
+    )
+    platform = fields.String(
+        validate=validate.OneOf(["ios", "android", "web", "server"]),
+        metadata={"description": "Only events sent from this platform"},
+    )
+    app_version = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Only events sent by this app version"},
+    )
     compare = fields.String(validate=validate.OneOf(["previous"]))
 
 
@@ -155,6 +168,8 @@ class TrendsRead(Schema):
     period = fields.Nested(PeriodRead)
     event_types = fields.List(fields.String())
     breakdown = fields.String(allow_none=True)
+    breakdown_property = fields.String(allow_none=True)
+    filters = fields.Dict(keys=fields.String(), values=fields.String())
     series = fields.List(fields.Nested(TrendSeriesRead))
     previous = fields.List(fields.Nested(TrendSeriesRead), allow_none=True)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from app.models import AnalyticsEvent
-from app.services.insights.params import Period, day_number
+from app.services.insights.params import Period, day_number, invalid
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
 from app.services.insights.rollups import activity_counts
@@ -17,6 +17,13 @@ from app.services.insights.sql import bucket_key, event_user_filter, json_text
 
 TOP_VALUES = 25
 E = AnalyticsEvent
+# Context columns of analytics_events a trend can be broken down by (breakdown_property).
+CONTEXT_PROPERTIES = (
+    "platform", "os_name", "os_version", "app_version", "app_build", "device_model", "locale",
+    "browser_name",
+)
+# Context columns a trend can be filtered on (equality).
+CONTEXT_FILTERS = ("platform", "app_version")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class TrendsResult:
     breakdown: str | None
     series: list[TrendSeries]
     previous: list[TrendSeries] | None = field(default=None)
+    breakdown_property: str | None = None
+    filters: dict[str, str] = field(default_factory=dict)
 
     def csv_rows(self) -> list[list[Any]]:
         rows: list[list[Any]] = [
@@ -59,20 +68,38 @@ class TrendsResult:
         return rows
 
 
-def _scope(period: Period, event_types: list[str]) -> list[Any]:
+@dataclass(frozen=True)
+class Breakdown:
+    """What a series is split by: an event_data key, or a context column."""
+
+    key: str | None = None
+    prop: str | None = None
+
+    def value(self) -> Any:
+        """The value as text (NULL when absent)."""
+        if self.prop is not None:
+            return getattr(E, self.prop)
+        assert self.key is not None
+        return json_text(E.event_data, self.key)
+
+
+def _scope(period: Period, event_types: list[str], filters: dict[str, str]) -> list[Any]:
     return [
         E.event_type.in_(event_types),
         E.occurred_at >= period.utc_start,
         E.occurred_at < period.utc_end,
         event_user_filter(period, E.user_id),
+        *(getattr(E, name) == value for name, value in sorted(filters.items())),
     ]
 
 
-def top_values(*, period: Period, event_types: list[str], key: str) -> list[str]:
-    """The TOP_VALUES most frequent values of event_data[key] in the period."""
+def top_values(
+    *, period: Period, event_types: list[str], by: Breakdown, filters: dict[str, str]
+) -> list[str]:
+    """The TOP_VALUES most frequent values of the breakdown in the period."""
     values = (
-        select(json_text(E.event_data, key).label("value"))
-        .where(*_scope(period, event_types))
+        select(by.value().label("value"))
+        .where(*_scope(period, event_types, filters))
         .subquery()
     )
     stmt = (
@@ -86,7 +113,11 @@ def top_values(*, period: Period, event_types: list[str], key: str) -> list[str]
 
 
 def _series(
-    period: Period, event_types: list[str], key: str | None, top: list[str]
+    period: Period,
+    event_types: list[str],
+    by: Breakdown | None,
+    top: list[str],
+    filters: dict[str, str],
 ) -> list[TrendSeries]:
     # Bucket and value are computed in a subquery and grouped outside it: PostgreSQL
     # would not match GROUP BY expressions whose parameters are bound separately.
@@ -95,11 +126,11 @@ def _series(
         E.event_type,
         bucket_key(E.occurred_at, period).label("bucket"),
     ]
-    if key is not None:
-        raw = json_text(E.event_data, key)
+    if by is not None:
+        raw = by.value()
         columns.append(case((raw.in_(top), raw), else_=None).label("value"))
         columns.append(case((raw.is_(None), 0), (raw.in_(top), 0), else_=1).label("other"))
-    rows = select(*columns).where(*_scope(period, event_types)).subquery()
+    rows = select(*columns).where(*_scope(period, event_types, filters)).subquery()
     keys = [c for c in rows.c if c.name != "user_id"]
     stmt = select(
         *keys,
@@ -109,10 +140,10 @@ def _series(
     cells: dict[tuple[str, str | None, bool], dict[int, tuple[int, int]]] = defaultdict(dict)
     for row in reader().execute(stmt):
         name = (
-            (row.event_type, row.value, bool(row.other)) if key else (row.event_type, None, False)
+            (row.event_type, row.value, bool(row.other)) if by else (row.event_type, None, False)
         )
         cells[name][row.bucket] = (row.events, row.users)
-    if key is None:
+    if by is None:
         for event_type in event_types:
             cells.setdefault((event_type, None, False), {})
     buckets = period.buckets()
@@ -163,13 +194,19 @@ def run(
     period: Period,
     event_types: list[str],
     breakdown: str | None = None,
+    breakdown_property: str | None = None,
+    filters: dict[str, str] | None = None,
     compare_previous: bool = False,
     rollup: bool = True,
 ) -> TrendsResult:
-    """The report; daily buckets without a breakdown come from the zone's activity rollup
-    (unless `rollup` is False or reports read a replica), the rest from raw events."""
+    """The report; daily buckets without a breakdown or filter come from the zone's
+    activity rollup (unless `rollup` is False or reports read a replica), the rest from raw
+    events. `breakdown` is an event_data key, `breakdown_property` a context column (one
+    of them); `filters` context columns (CONTEXT_FILTERS) and their required values."""
+    filters = dict(filters or {})
+    by = _breakdown(breakdown, breakdown_property, filters)
     counts = None
-    if rollup and period.interval == "day" and breakdown is None and reads_primary():
+    if rollup and period.interval == "day" and by is None and not filters and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             earliest = period.previous() if compare_previous else period
@@ -184,13 +221,34 @@ def run(
     def series(of: Period) -> list[TrendSeries]:
         if counts is not None:
             return _series_from_rollup(of, event_types, counts)
-        return _series(of, event_types, breakdown, top)
+        return _series(of, event_types, by, top, filters)
 
-    top = top_values(period=period, event_types=event_types, key=breakdown) if breakdown else []
+    top = (
+        top_values(period=period, event_types=event_types, by=by, filters=filters)
+        if by
+        else []
+    )
     return TrendsResult(
         period=period,
         event_types=event_types,
         breakdown=breakdown,
         series=series(period),
         previous=series(period.previous()) if compare_previous else None,
+        breakdown_property=breakdown_property,
+        filters=filters,
     )
+
+
+def _breakdown(
+    key: str | None, prop: str | None, filters: dict[str, str]
+) -> Breakdown | None:
+    if key is not None and prop is not None:
+        raise invalid("breakdown_property", "Give breakdown or breakdown_property, not both.")
+    if prop is not None and prop not in CONTEXT_PROPERTIES:
+        raise invalid("breakdown_property", f"Must be one of {', '.join(CONTEXT_PROPERTIES)}.")
+    for name in filters:
+        if name not in CONTEXT_FILTERS:
+            raise invalid(name, f"Filters are {', '.join(CONTEXT_FILTERS)}.")
+    if key is None and prop is None:
+        return None
+    return Breakdown(key=key, prop=prop)
