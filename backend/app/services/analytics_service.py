@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from app import clock, metrics
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AnalyticsEvent
+from app.services.group_commit import GroupCommitter
 from app.services.ingestion.batch import insert_ignoring_duplicates
 from app.services.ingestion.checks import IngestPolicy, check_data, check_event_type, place_in_time
 from app.services.ingestion.storability import EventDataError, check_event_data
@@ -161,9 +163,12 @@ class AnalyticsService:
         ValidationFailed. The event's transaction is its own, and it never commits or
         discards the caller's pending work:
 
-        - When the caller's session holds nothing to write (it has only read, like the
-          /track route or a plan view), the event is inserted and committed in the
-          session's own transaction: there is nothing of the caller's in it to commit.
+        - On PostgreSQL, when the caller's open transaction has not written, the event is
+          inserted on a connection of its own and committed together with the events of
+          concurrent requests (services/group_commit.py); this returns once it is committed.
+        - Otherwise (SQLite), when the caller's session holds nothing to write (it has only
+          read, like the /track route or a plan view), the event is inserted and committed
+          in the session's own transaction: there is nothing of the caller's in it to commit.
         - When the caller has pending objects it has not flushed, the event is inserted
           and committed at once on a separate connection: it is stored even if the
           caller rolls back later.
@@ -232,6 +237,21 @@ class AnalyticsService:
         return TrackedEvent(tracked.event, tracked.duplicate, clamped)
 
 
+def _committer(session: Session) -> GroupCommitter | None:
+    """The process's group committer for the session's engine (PostgreSQL only: SQLite has
+    one writer at a time, and its commits are not what a request waits for)."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        return None
+    committer = _COMMITTERS.get(engine)
+    if committer is None:
+        committer = _COMMITTERS.setdefault(engine, GroupCommitter(engine))  # type: ignore[arg-type]
+    return committer
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Any, GroupCommitter] = weakref.WeakKeyDictionary()
+
+
 def _record(values: dict[str, Any], *, idempotent: bool) -> TrackedEvent | None:
     """Store one event in a transaction of its own (see AnalyticsService.track)."""
     session = db.session()
@@ -239,6 +259,11 @@ def _record(values: dict[str, Any], *, idempotent: bool) -> TrackedEvent | None:
         if _caller_has_written(session):
             with session.begin_nested():
                 return _store(session.connection(), values, idempotent=idempotent)
+        committer = _committer(session)
+        if committer is not None:
+            # Committed with the events of concurrent requests, on a connection of its own
+            # (nothing of the caller's is in it); returns once committed.
+            return committer.run(lambda conn: _store(conn, values, idempotent=idempotent))
         if _caller_is_clean(session):
             return _store_and_commit(session, values, idempotent=idempotent)
         with db.engine.begin() as conn:

@@ -1,0 +1,143 @@
+"""Group commit (app.services.group_commit): concurrent writes share one COMMIT, each caller
+gets its own result only once committed, and one failing write fails only its caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.services.analytics_service import AnalyticsService
+from app.services.group_commit import GroupCommitter
+
+WAIT = 10.0  # seconds any condition below may take before the test fails
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    event = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        event.wait(0.001)
+
+
+def _insert_user(conn: Connection, email: str) -> int:
+    return conn.execute(
+        text(
+            "INSERT INTO users (email, password_hash, display_name, timezone, is_admin,"
+            " is_internal, analytics_opt_out, token_version, created_at)"
+            " VALUES (:email, 'x', 'G', 'UTC', false, false, false, 0, CURRENT_TIMESTAMP)"
+            " RETURNING id"
+        ),
+        {"email": email},
+    ).scalar_one()
+
+
+def test_concurrent_writes_share_one_commit_and_each_gets_its_own_result(app, query):
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    release = threading.Event()
+    results: dict[int, Any] = {}
+
+    def leader_write(conn: Connection) -> int:
+        release.wait(WAIT)  # hold the first commit open while the others queue
+        return _insert_user(conn, "leader@example.com")
+
+    def call(n: int, write: Callable[[Connection], Any]) -> None:
+        results[n] = committer.run(write)
+
+    leader = threading.Thread(target=call, args=(0, leader_write))
+    leader.start()
+    _wait_for(lambda: committer._leading)
+    followers = [
+        threading.Thread(
+            target=call, args=(n, lambda conn, n=n: _insert_user(conn, f"f{n}@example.com"))
+        )
+        for n in range(1, 6)
+    ]
+    for thread in followers:
+        thread.start()
+    _wait_for(lambda: len(committer._queue) == 5)
+    release.set()
+    for thread in [leader, *followers]:
+        thread.join(WAIT)
+    assert committer.writes == 6
+    assert committer.commits == 2  # the leader's alone, then the five queued meanwhile
+    stored = dict(query("SELECT email, id FROM users"))
+    assert results[0] == stored["leader@example.com"]
+    assert {results[n] for n in range(1, 6)} == {stored[f"f{n}@example.com"] for n in range(1, 6)}
+
+
+def test_a_failing_write_fails_only_its_own_caller(app, query):
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    release = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def call(name: str, write: Callable[[Connection], Any]) -> None:
+        try:
+            outcome[name] = committer.run(write)
+        except SQLAlchemyError as exc:
+            outcome[name] = exc
+
+    def hold(conn: Connection) -> int:
+        release.wait(WAIT)
+        return _insert_user(conn, "first@example.com")
+
+    threads = [threading.Thread(target=call, args=("first", hold))]
+    threads[0].start()
+    _wait_for(lambda: committer._leading)
+    threads += [
+        threading.Thread(target=call, args=("good", lambda c: _insert_user(c, "g@example.com"))),
+        threading.Thread(target=call, args=("bad", lambda c: c.execute(text("SELECT * FROM nil")))),
+        threading.Thread(target=call, args=("also", lambda c: _insert_user(c, "a@example.com"))),
+    ]
+    for thread in threads[1:]:
+        thread.start()
+    _wait_for(lambda: len(committer._queue) == 3)
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert isinstance(outcome["bad"], SQLAlchemyError)
+    emails = {row[0] for row in query("SELECT email FROM users")}
+    assert emails == {"first@example.com", "g@example.com", "a@example.com"}
+    assert all(isinstance(outcome[k], int) for k in ("first", "good", "also"))
+
+
+def test_events_tracked_from_many_threads_are_each_stored_once(app, auth, query):
+    user = auth()
+    returned: list[int] = []
+    lock = threading.Lock()
+
+    def track(n: int) -> None:
+        with app.app_context():
+            event = AnalyticsService.track(user.user["id"], "plan_viewed", {"n": n})
+            assert event is not None
+            with lock:
+                returned.append(event.id)
+            db.session.remove()
+
+    # Fewer threads than pooled connections: each holds one while it waits (its opt-out
+    # read), and the group needs one more (gunicorn threads stay well under the pool).
+    threads = [threading.Thread(target=track, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    rows = query("SELECT id, event_data FROM analytics_events WHERE user_id = :u",
+                 {"u": user.user["id"]})
+    assert sorted(returned) == sorted(r[0] for r in rows)
+    assert len(rows) == 8
+
+
+def test_a_single_caller_commits_alone(app):
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    assert committer.run(lambda conn: conn.execute(text("SELECT 1")).scalar_one()) == 1
+    assert (committer.commits, committer.writes) == (1, 1)
