@@ -125,8 +125,11 @@ def test_timeline_pages_match_the_reference(app, data):
         "WyIyMDI2LTAzLTMwVDEwOjAwOjAwKzAwOjAwIiwgImV2ZW50IiwgdHJ1ZV0",
         "WyIyMDI2LTAzLTMwVDEwOjAwOjAwIiwgImV2ZW50IiwgMV0",
         "eyJhIjogMSwgImIiOiAyLCAiYyI6IDN9",
+        "WyI5OTk5LTEyLTMxVDIzOjU5OjU5LTE0OjAwIiwgImV2ZW50IiwgMV0",
+        "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwIiwgImV2ZW50IiwgMV0",
     ],
-    ids=["garbage", "id beyond 64 bits", "id true", "no offset", "an object"],
+    ids=["garbage", "id beyond 64 bits", "id true", "no offset", "an object",
+         "after year 9999 in UTC", "before year 1 in UTC"],
 )
 def test_a_cursor_it_did_not_issue_is_a_422_problem(client, data, cursor):
     r = client.get("/api/v2/insights/user-timeline", headers=data["admin"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -90,8 +90,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
             or moment.tzinfo is None
         ):
             raise ValueError(cursor)
-        return moment, kind, ident
-    except (ValueError, TypeError):
+        # In UTC, as compared with the stored times; year 1 or 9999 with an offset has no
+        # UTC form (OverflowError), so no cursor we returned carries it.
+        return moment.astimezone(UTC), kind, ident
+    except (ValueError, TypeError, OverflowError):
         raise invalid("cursor", "Not a cursor this endpoint returned.") from None
 
 
