@@ -14,6 +14,7 @@ from app import clock
 from app.extensions import db
 from app.models import (
     AnalyticsEvent,
+    AnonymousIdentity,
     Challenge,
     Completion,
     Enrollment,
@@ -25,6 +26,7 @@ from app.models import (
 )
 from app.services.auth import service as auth_service
 from app.services.database import statistics
+from app.services.demo import installs
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-123"
@@ -34,7 +36,11 @@ ADMIN_PASSWORD = "admin-password-123"
 MEMBER_EMAIL = "demo-member-{:02d}@example.com"
 ACTIVITY_SEED = 20260101
 SEEDED_TABLES = ("users", "enrollments", "analytics_events", "completions",
-                 "user_liked_videos", "request_logs")
+                 "user_liked_videos", "request_logs", "anonymous_identities")
+# Anonymous installs that never register, per member (services/demo/installs.py).
+STRANGERS_PER_MEMBER = 5
+# Client events that carry the device's context (server-owned ones do not).
+_CONTEXT_TYPES = ("app_opened", "video_started", "video_completed")
 
 _FOCUS = ["Mobility", "Core", "Legs", "Upper body", "Cardio", "Stretch", "Rest and walk"]
 
@@ -184,8 +190,10 @@ def seed_activity(*, challenge: Challenge, users: int = 40, weeks: int = 5) -> A
     for _ in range(3 * days_back):
         at = now - timedelta(minutes=rng.randrange(1, days_back * 24 * 60))
         out.log(rng, None, "/api/v2/plans/today", "GET", 401, at)
+    links = _with_installs(out, user_ids, [j for _n, j, _h, _s in joins], now, days_back)
     for table, rows in (
         (AnalyticsEvent, out.events),
+        (AnonymousIdentity, links),
         (Completion, out.completions),
         (UserLikedVideo, out.likes),
         (RequestLog, out.logs),
@@ -197,6 +205,27 @@ def seed_activity(*, challenge: Challenge, users: int = 40, weeks: int = 5) -> A
     with db.engine.begin() as conn:
         statistics.analyze(conn, SEEDED_TABLES)
     return ActivityResult(True, users, len(out.events), len(out.completions), len(out.logs))
+
+
+def _with_installs(out: _Rows, user_ids: list[int], joined: list[datetime], now: datetime,
+                   days_back: int) -> list[dict[str, Any]]:
+    """Adds the installs' anonymous events (services/demo/installs.py) and the device's
+    context to members' client events; returns the identity links (made at register)."""
+    rng = random.Random(ACTIVITY_SEED + 15)  # its own stream: members' activity unchanged
+    anonymous, links, of_member = installs.anonymous_history(
+        rng, members=list(zip(user_ids, joined, strict=True)),
+        strangers=STRANGERS_PER_MEMBER * len(user_ids),
+        first=now - timedelta(days=days_back - 1), now=now,
+    )
+    for row in out.events:
+        install = of_member.get(row["user_id"])
+        if install is not None and row["event_type"] in _CONTEXT_TYPES:
+            row.update(install.context, anonymous_id=install.anonymous_id)
+    out.events += anonymous
+    # One shape for every row of the bulk insert.
+    keys = {"anonymous_id", *installs.CONTEXT_KEYS}
+    out.events = [dict.fromkeys(keys) | row for row in out.events]
+    return links
 
 
 @dataclass
