@@ -106,9 +106,9 @@ def _download_csv(page: Any, slug: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(Path(download.path()).read_text())))
 
 
-def test_admin_logs_in_and_lands_on_trends_in_the_browser_zone(page, server):
+def test_admin_logs_in_and_lands_on_the_overview_in_the_browser_zone(page, server):
     _log_in(page, server, *ADMIN)
-    page.wait_for_url(server.base_url + "/admin/trends")
+    page.wait_for_url(server.base_url + "/admin/overview?*")
     page.wait_for_selector("body[data-state=ready]")
     assert page.input_value("input[name=tz]") == ZONE
     assert page.evaluate("sessionStorage.getItem('insights.token')")
@@ -137,6 +137,33 @@ def test_report_page_without_a_token_goes_to_login(page, server):
 
 def _params(**extra: Any) -> dict[str, Any]:
     return {"preset": "last_30d", "tz": ZONE} | extra
+
+
+def check_overview(page: Any, server: Server, charts: dict[str, Any]) -> str:
+    api = server.api("/overview", query_string=_params()).get_json()
+    shown = page.eval_on_selector_all(
+        "#figures li", "(items) => items.map((li) => li.dataset.key)"
+    )
+    assert shown == [f["key"] for f in api["figures"]]
+    for figure in api["figures"] + api["top_events"]:
+        drawn = charts["spark-" + figure["key"]]["datasets"][0]["data"]
+        # The dashboard's own calls keep changing today's API figures.
+        upto = -1 if figure["key"].startswith("api_") else None
+        assert drawn[:upto] == [p["value"] for p in figure["points"]][:upto], figure["key"]
+    dau = next(f for f in api["figures"] if f["key"] == "dau")
+    assert dau["value"] > 3 and len(dau["points"]) == 30
+    assert page.locator("#top-events li").count() == len(api["top_events"]) > 0
+    assert "vs" in page.text_content("#figures li[data-key=mau] .figure-change")
+    return server.api("/overview", query_string=_params(format="csv")).text
+
+
+def check_people(page: Any, server: Server, charts: dict[str, Any]) -> str:
+    api = server.api("/users").get_json()
+    rows = table_rows(page, "table-people")
+    assert [int(r[2]) for r in rows] == [p["id"] for p in api["items"]] and len(rows) > 5
+    first = page.get_attribute("#table-people tbody tr:first-child a", "href")
+    assert first == f"/admin/user-timeline?user_id={api['items'][0]['id']}"
+    return server.api("/users", query_string={"format": "csv"}).text
 
 
 def check_trends(page: Any, server: Server, charts: dict[str, Any]) -> str:
@@ -234,6 +261,7 @@ def check_user_timeline(page: Any, server: Server, charts: dict[str, Any]) -> st
 
 
 CHECKS = {
+    "overview": check_overview,
     "trends": check_trends,
     "active-users": check_active_users,
     "challenge-progress": check_challenge_progress,
@@ -241,6 +269,7 @@ CHECKS = {
     "retention": check_retention,
     "api-health": check_api_health,
     "realtime": check_realtime,
+    "people": check_people,
     "user-timeline": check_user_timeline,
 }
 

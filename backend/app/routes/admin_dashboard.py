@@ -15,6 +15,7 @@ bp = Blueprint("admin_dashboard", __name__, url_prefix="/admin")
 
 # slug -> title, in the order of the navigation.
 PAGES = {
+    "overview": "Overview",
     "trends": "Trends",
     "active-users": "Active users",
     "challenge-progress": "Challenge progress",
@@ -22,11 +23,12 @@ PAGES = {
     "retention": "Retention",
     "api-health": "API health",
     "realtime": "Realtime",
+    "people": "People",
     "user-timeline": "User timeline",
 }
 
 # Pages whose report takes no date range (realtime is the last 30 minutes).
-NO_RANGE = {"realtime", "user-timeline"}
+NO_RANGE = {"realtime", "people", "user-timeline"}
 
 # Only our own origin: the dashboard must work offline, so nothing may come from a CDN.
 CSP = (
@@ -47,7 +49,7 @@ def set_security_headers(response: Response) -> Response:
 
 @bp.get("/")
 def get_login() -> str:
-    """The login page."""
+    """The login page (a tab that is logged in goes on to the overview)."""
     return render_template("admin/login.html", pages=PAGES)
 
 

@@ -1,97 +1,85 @@
-// The dashboard's plumbing: the token, the controls, API calls, CSV downloads, charts.
-// Each report page registers itself in reports.js (dashboard.reports[slug]).
+// The dashboard's controls and pages: one Apply behaviour, every view's state in the URL,
+// loading and error states, and the login page. Sessions and API calls are in api.js,
+// drawing in ui.js; each report page registers itself (reports.js, overview.js, people.js)
+// as dashboard.reports[slug].
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "insights.token";
   const CONTROLS_KEY = "insights.controls";
-  const API = "/api/v2";
-  const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
-    "#db2777", "#4b5563", "#65a30d", "#9333ea"];
+  const D = window.dashboard;
+  const $ = D.$;
 
-  const D = (window.dashboard = { reports: {}, charts: {}, palette: PALETTE });
-  const $ = (selector) => document.querySelector(selector);
-  D.$ = $;
-
-  D.token = () => sessionStorage.getItem(TOKEN_KEY);
   D.browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
-  D.setState = (state) => { document.body.dataset.state = state; };
+  // The form's controls that make up the view: the shared ones and the report's own.
+  const fields = (form) => [...form.elements].filter((el) => el.name &&
+    (el.hasAttribute("data-common") || el.hasAttribute("data-param") || el.hasAttribute("data-local")));
 
-  D.showMessage = (text, kind) => {
-    const box = $("#message");
-    box.textContent = text || "";
-    box.className = "message " + (kind || "error");
-    box.hidden = !text;
-  };
-
-  function logout() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    window.location.assign("/admin/");
-  }
-
-  // A problem+json body as one readable line.
-  function problemText(problem, status) {
-    if (!problem) return "Request failed (" + status + ").";
-    const fields = (problem.errors || []).map((e) => e.field + ": " + e.message).join("; ");
-    return (problem.detail || problem.title || "Request failed") + (fields ? " — " + fields : "");
-  }
-
-  async function call(path, { method = "GET", params, body, accept } = {}) {
-    const url = API + path + (params && [...params].length ? "?" + params : "");
-    const headers = { Authorization: "Bearer " + D.token(), Accept: accept || "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(url, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  // The view as a query string: what a link needs to reproduce it.
+  D.state = (form) => {
+    const state = new URLSearchParams();
+    fields(form).forEach((el) => {
+      if (el.type === "checkbox") {
+        if (el.checked) state.set(el.name, el.value);
+      } else if (el.multiple) {
+        [...el.selectedOptions].forEach((o) => state.append(el.name, o.value));
+      } else if (el.value !== "" && !(el.closest("[hidden]"))) {
+        state.set(el.name, el.value);
+      }
     });
-    if (response.status === 401) {
-      logout();
-      throw new Error("Your session has ended; log in again.");
-    }
-    if (!response.ok) {
-      const problem = await response.json().catch(() => null);
-      const prefix = response.status === 403 ? "Admins only: " : "";
-      throw new Error(prefix + problemText(problem, response.status));
-    }
-    return response;
-  }
-
-  D.getJSON = async (path, options) => (await call(path, options)).json();
-
-  // Fetch the same request as CSV (with the token) and hand it to the browser as a file.
-  D.downloadCsv = async (path, { method = "GET", params, body } = {}, filename) => {
-    const csvParams = new URLSearchParams(params);
-    csvParams.set("format", "csv");
-    const response = await call(path, { method, params: csvParams, body, accept: "text/csv" });
-    const blob = new Blob([await response.text()], { type: "text/csv" });
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = filename;
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    return state;
   };
 
-  // The shared controls (range, zone), remembered across pages for this tab.
+  // Put a query string's values into the form (unknown names are ignored).
+  function applyState(form, state) {
+    fields(form).forEach((el) => {
+      if (!state.has(el.name)) {
+        if (el.type === "checkbox") el.checked = false;
+        return;
+      }
+      const values = state.getAll(el.name);
+      if (el.type === "checkbox") el.checked = values.includes(el.value);
+      else if (el.multiple) [...el.options].forEach((o) => { o.selected = values.includes(o.value); });
+      else el.value = values[0];
+    });
+  }
+
+  // The shared controls (range, zone) are also remembered for this tab, for pages opened
+  // without them in their URL.
   function saveCommon(form) {
     const saved = {};
     form.querySelectorAll("[data-common]").forEach((el) => { saved[el.name] = el.value; });
     sessionStorage.setItem(CONTROLS_KEY, JSON.stringify(saved));
   }
 
-  function restoreCommon(form) {
+  function restore(form) {
     const saved = JSON.parse(sessionStorage.getItem(CONTROLS_KEY) || "{}");
     form.querySelectorAll("[data-common]").forEach((el) => {
       if (saved[el.name]) el.value = saved[el.name];
     });
+    const url = new URLSearchParams(window.location.search);
+    if ([...url].length) {
+      // A link names the whole view: what it leaves out takes the page's defaults.
+      const withCommon = new URLSearchParams(url);
+      form.querySelectorAll("[data-common]").forEach((el) => {
+        if (!withCommon.has(el.name) && el.value) withCommon.set(el.name, el.value);
+      });
+      if (url.has("from") && !url.has("preset")) withCommon.set("preset", "custom");
+      keepUnlisted(form, withCommon);
+      applyState(form, withCommon);
+    }
     if (!form.tz.value) form.tz.value = D.browserZone();
-    const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [];
     const list = $("#zones");
-    ["UTC", ...zones].forEach((zone) => {
-      const option = document.createElement("option");
-      option.value = zone;
-      list.appendChild(option);
+    const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [];
+    ["UTC", ...zones].forEach((zone) => list.appendChild(new Option(zone, zone)));
+  }
+
+  // Controls a URL does not mention keep their defaults (checkboxes excepted: absent is off).
+  function keepUnlisted(form, state) {
+    fields(form).forEach((el) => {
+      if (state.has(el.name) || el.type === "checkbox") return;
+      if (el.multiple) [...el.selectedOptions].forEach((o) => state.append(el.name, o.value));
+      else if (el.value !== "") state.set(el.name, el.value);
     });
   }
 
@@ -101,7 +89,7 @@
     document.querySelectorAll(".custom-range").forEach((el) => { el.hidden = !custom; });
   }
 
-  // Query parameters from the shared controls and the report's [data-param] fields.
+  // The API's query parameters: the range, the zone and the report's [data-param] fields.
   D.params = (form) => {
     const params = new URLSearchParams();
     if (form.preset) {
@@ -125,109 +113,84 @@
     return params;
   };
 
-  // A Chart.js chart on a canvas, replacing the one drawn there before.
-  D.chart = (id, config) => {
-    if (D.charts[id]) D.charts[id].destroy();
-    config.options = Object.assign(
-      { responsive: true, maintainAspectRatio: false, animation: false,
-        interaction: { mode: "index", intersect: false } },
-      config.options || {});
-    D.charts[id] = new window.Chart(document.getElementById(id), config);
-    return D.charts[id];
-  };
-
-  D.dataset = (label, data, index, extra) => Object.assign(
-    { label, data, borderColor: PALETTE[index % PALETTE.length],
-      backgroundColor: PALETTE[index % PALETTE.length] + "99", pointRadius: 2, tension: 0.2 },
-    extra || {});
-
-  D.pct = (value) => (value === null || value === undefined ? "–" : (100 * value).toFixed(1) + "%");
-
-  // A table from a header row and body rows; a cell is text or {text, share, empty}.
-  D.table = (id, header, rows) => {
-    const table = document.getElementById(id);
-    table.replaceChildren();
-    const head = table.createTHead().insertRow();
-    header.forEach((text) => {
-      const th = document.createElement("th");
-      th.textContent = text;
-      head.appendChild(th);
-    });
-    const body = table.createTBody();
-    rows.forEach((row) => {
-      const tr = body.insertRow();
-      row.forEach((cell) => {
-        const td = tr.insertCell();
-        const c = typeof cell === "object" && cell !== null ? cell : { text: cell };
-        td.textContent = c.text === null || c.text === undefined ? "–" : String(c.text);
-        if (c.empty) td.className = "unreached";
-        if (c.share !== undefined && c.share !== null) {
-          td.className = "value";
-          td.style.backgroundColor = "rgba(37, 99, 235, " + (0.08 + 0.8 * c.share) + ")";
-          if (c.share > 0.55) td.style.color = "#fff";
-        }
-      });
-    });
-  };
-
-  D.formatTime = (iso, zone) => new Intl.DateTimeFormat(undefined, {
-    timeZone: zone, dateStyle: "short", timeStyle: "medium" }).format(new Date(iso));
-
+  // Load the report; on an error clear everything drawn before and say what went wrong.
   async function run(report, form) {
     D.setState("loading");
     D.showMessage("");
     try {
       await report.load(form);
+      document.body.dataset.loads = Number(document.body.dataset.loads || 0) + 1;
       D.setState("ready");
     } catch (error) {
-      D.showMessage(error.message);
+      D.clearAll();
+      if (error instanceof D.SessionEnded) sessionEnded(error.message);
+      else D.showMessage(error.message);
       D.setState("error");
     }
   }
 
-  // A [data-local] control changed: redraw from the last answer (api-health fetches a series).
-  async function redraw(report, form) {
-    D.setState("loading");
-    try {
-      await report.redraw(form);
-      D.setState("ready");
-    } catch (error) {
-      D.showMessage(error.message);
-      D.setState("error");
-    }
+  function sessionEnded(text) {
+    D.showMessage(text || "Your session has ended. Log in again.", "error",
+      { href: "/admin/", text: "Log in" });
   }
+
+  // Apply (or Enter) is the one way a change takes effect, on every page: the view goes
+  // into the URL (a new history entry, so Back returns to the view before) and loads.
+  function apply(report, form, { push = true } = {}) {
+    saveCommon(form);
+    const query = "?" + D.state(form);
+    if (query !== window.location.search) {
+      history[push ? "pushState" : "replaceState"](null, "", window.location.pathname + query);
+    }
+    form.dataset.dirty = "false";
+    return run(report, form);
+  }
+  D.apply = apply;
 
   function initReport() {
-    if (!D.token()) {
+    if (!D.hasSession()) {
+      D.rememberNext();
       window.location.assign("/admin/");
       return;
     }
-    $("#logout").addEventListener("click", logout);
+    D.onSessionEnded = () => sessionEnded();
+    D.startSession();
+    $("#logout").addEventListener("click", D.logout);
     const slug = document.body.dataset.page;
     const report = D.reports[slug];
     const form = $("#controls");
-    restoreCommon(form);
+    D.reload = () => run(report, form);
+    restore(form);
     toggleCustomRange(form);
     if (form.preset) form.preset.addEventListener("change", () => toggleCustomRange(form));
+    form.addEventListener("input", () => { form.dataset.dirty = "true"; });
+    form.addEventListener("change", () => { form.dataset.dirty = "true"; });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      saveCommon(form);
-      run(report, form);
+      apply(report, form);
     });
-    form.querySelectorAll("[data-local]").forEach((el) => {
-      if (el.tagName === "SELECT") el.addEventListener("change", () => redraw(report, form));
+    window.addEventListener("popstate", () => {
+      applyState(form, new URLSearchParams(window.location.search));
+      toggleCustomRange(form);
+      run(report, form);
     });
     $("#csv").addEventListener("click", async () => {
       try {
         const request = report.request(form);
         await D.downloadCsv(request.path, request, slug + ".csv");
       } catch (error) {
-        D.showMessage(error.message);
+        if (error instanceof D.SessionEnded) sessionEnded(error.message);
+        else D.showMessage(error.message);
       }
     });
     Promise.resolve(report.prepare ? report.prepare(form) : null)
-      .then(() => run(report, form))
-      .catch((error) => { D.showMessage(error.message); D.setState("error"); });
+      .then(() => apply(report, form, { push: false }))
+      .catch((error) => {
+        D.clearAll();
+        if (error instanceof D.SessionEnded) sessionEnded(error.message);
+        else D.showMessage(error.message);
+        D.setState("error");
+      });
   }
 
   // A wait in words: "45 seconds", "15 minutes".
@@ -258,11 +221,15 @@
   }
 
   function initLogin() {
+    if (D.hasSession()) {
+      window.location.replace(D.takeNext());
+      return;
+    }
     const form = $("#login-form");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       D.showMessage("");
-      const response = await fetch(API + "/auth/login", {
+      const response = await fetch(D.API + "/auth/login", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({ email: form.email.value, password: form.password.value }),
@@ -273,23 +240,26 @@
         return;
       }
       if (!response.ok) {
-        D.showMessage(problemText(body, response.status));
+        D.showMessage(D.problemText(body, response.status));
         return;
       }
-      sessionStorage.setItem(TOKEN_KEY, body.access_token);
       // The API decides who is an admin: ask it once before showing any page.
-      const check = await fetch(API + "/insights/realtime", {
+      const check = await fetch(D.API + "/insights/realtime", {
         headers: { Authorization: "Bearer " + body.access_token, Accept: "application/json" },
       });
+      if (!check.ok) {  // not an admin: end the session the login just started
+        fetch(D.API + "/auth/logout", { method: "POST",
+          headers: { Authorization: "Bearer " + body.refresh_token } }).catch(() => null);
+      }
       if (check.ok) {
-        window.location.assign("/admin/trends");
+        D.storeTokens(body);
+        window.location.assign(D.takeNext());
         return;
       }
-      sessionStorage.removeItem(TOKEN_KEY);
       const problem = await check.json().catch(() => null);
       D.showMessage(check.status === 403
-        ? "Admins only: " + problemText(problem, 403) + " Ask an admin for access."
-        : problemText(problem, check.status));
+        ? "Admins only: " + D.problemText(problem, 403) + " Ask an admin for access."
+        : D.problemText(problem, check.status));
     });
     D.setState("ready");
   }

@@ -21,20 +21,55 @@
     return report;
   }
 
+  // At most TOP series of a breakdown keep their own line; the rest of each event type is
+  // summed into one "other" line. With compare, each line has its previous period as a
+  // dashed line of the same colour.
+  const TOP = 8;
+
+  function sumPoints(group, measure, length) {
+    return Array.from({ length }, (_, i) => group.reduce((n, s) => n + s.points[i][measure], 0));
+  }
+
+  function trendLines(data, measure) {
+    const length = (data.series[0] || { points: [] }).points.length;
+    const name = (s) => s.event_type + (data.breakdown ? ": " + (s.other ? "other" : s.value) : "");
+    const key = (s) => s.event_type + "\u0000" + (s.other ? "\u0001" : s.value);
+    const previous = new Map((data.previous || []).map((s) => [key(s), s]));
+    const total = (s) => s.points.reduce((n, p) => n + p[measure], 0);
+    const named = data.series.filter((s) => !s.other);
+    const kept = data.breakdown
+      ? [...named].sort((a, b) => total(b) - total(a)).slice(0, TOP) : named;
+    const lines = kept.map((s) => ({ label: name(s), data: s.points.map((p) => p[measure]),
+      previous: previous.has(key(s)) ? previous.get(key(s)).points.map((p) => p[measure]) : null }));
+    if (data.breakdown) {
+      const rest = data.series.filter((s) => !kept.includes(s));
+      [...new Set(rest.map((s) => s.event_type))].forEach((type) => {
+        const group = rest.filter((s) => s.event_type === type);
+        const before = group.map((s) => previous.get(key(s))).filter(Boolean);
+        lines.push({ label: type + ": other (" + group.length + " values)",
+          data: sumPoints(group, measure, length),
+          previous: data.previous ? sumPoints(before, measure, length) : null });
+      });
+    }
+    return lines;
+  }
+
   R.trends = getReport("/insights/trends", (data, form) => {
     const measure = form.measure.value;
     const first = data.series[0] || { points: [] };
-    const datasets = data.series.map((s, i) => D.dataset(
-      s.event_type + (data.breakdown ? ": " + (s.other ? "other" : s.value) : ""),
-      s.points.map((p) => p[measure]), i));
-    (data.previous || []).forEach((s, i) => datasets.push(D.dataset(
-      s.event_type + " (previous period)", s.points.map((p) => p[measure]), i,
-      { borderDash: [6, 4], pointRadius: 0 })));
+    const datasets = [];
+    trendLines(data, measure).forEach((line, i) => {
+      datasets.push(D.dataset(line.label, line.data, i));
+      if (line.previous) {
+        datasets.push(D.dataset(line.label + " (previous period)", line.previous, i,
+          { borderDash: [6, 4], pointRadius: 0, backgroundColor: "transparent" }));
+      }
+    });
     D.chart("chart-trends", {
       type: "line",
       data: { labels: first.points.map((p) => p.start + (p.partial ? " (so far)" : "")), datasets },
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: measure } } } },
-    });
+    }, { title: "Trends: " + measure + " per " + (form.interval ? form.interval.value : "day") });
   });
 
   R["active-users"] = getReport("/insights/active-users", (data) => {
@@ -59,7 +94,8 @@
     D.table("table-progress", ["Joined week of", "Members", ...days.map((d) => "Day " + d)],
       data.cohorts.map((c) => [c.week_start, c.size, ...c.days.map((cell) =>
         cell[measure] === null ? { text: "–", empty: true }
-          : { text: D.pct(cell[measure + "_share"]), share: cell[measure + "_share"] })]));
+          : { text: D.pct(cell[measure + "_share"]), share: cell[measure + "_share"],
+            sub: cell[measure] + " of " + cell.eligible })]));
   }, {
     async prepare(form) {
       const list = await D.getJSON("/challenges");
@@ -84,7 +120,7 @@
   }
 
   R.funnels = getReport("/insights/funnels", (data) => {
-    const labels = data.steps.map((s) => s.index + 1 + ". " + s.event_type +
+    const labels = data.steps.map((s) => s.index + ". " + s.event_type +
       Object.entries(s.where).map(([k, v]) => " " + k + "=" + v).join(""));
     D.chart("chart-funnel", {
       type: "bar",
@@ -117,7 +153,8 @@
     D.table("table-retention", ["Cohort", "Size", ...periods.map((p) => unit + p)],
       data.cohorts.map((c) => [c.start, c.size, ...c.periods.map((cell) => cell[measure] === null
         ? { text: "–", empty: true }
-        : { text: D.pct(c.size ? cell[measure] / c.size : null), share: c.size ? cell[measure] / c.size : 0 })]));
+        : { text: D.pct(c.size ? cell[measure] / c.size : null),
+          share: c.size ? cell[measure] / c.size : 0, sub: cell[measure] + " of " + c.size })]));
     // The curve: retained / size over the cohorts that reached each period.
     const curve = periods.map((p) => {
       let kept = 0, size = 0;
@@ -189,9 +226,18 @@
     });
   }, {
     request: withoutZone("/insights/realtime"),
+    // Reloads on its own every `every` seconds (a control, so a link keeps it) while the
+    // tab is visible; a failed reload shows its error and the next one tries again.
     prepare(form) {
-      setInterval(() => { if (document.visibilityState === "visible") R.realtime.load(form); },
-        30000);
+      const tick = () => {
+        const seconds = Math.max(2, Number(form.every.value) || 30);
+        setTimeout(() => {
+          const ended = document.body.dataset.session === "ended";
+          if (!ended && document.visibilityState === "visible") D.reload();
+          if (!ended) tick();
+        }, seconds * 1000);
+      };
+      tick();
     },
   });
 
@@ -211,10 +257,13 @@
     prepare(form) {
       const fromUrl = new URLSearchParams(window.location.search).get("user_id");
       if (fromUrl) form.user_id.value = fromUrl;
-      D.$("#more").addEventListener("click", () => timeline.more(form));
+      D.$("#more").addEventListener("click", () => timeline.more(form)
+        .catch((error) => D.showMessage(error.message)));
     },
     async load(form) {
-      if (!form.user_id.value) throw new Error("Enter a user id to see their timeline.");
+      if (!form.user_id.value) {
+        throw new Error("Enter a user id to see their timeline (or find them on People).");
+      }
       timeline.cursor = null;
       timeline.items = [];
       await timeline.more(form);
