@@ -70,10 +70,10 @@ class Server:
         return response
 
 
-def run_server(tmp_dir: Path) -> Iterator[Server]:
+def run_server(tmp_dir: Path, **overrides: Any) -> Iterator[Server]:
     url = f"sqlite:///{tmp_dir / 'dashboard.db'}"
     svc.upgrade_to_head(url)
-    app = create_app(make_config(url, TESTING=False))
+    app = create_app(make_config(url, TESTING=False, **overrides))
     with app.app_context():
         seeded = seed_service.seed_demo()
         seed_service.seed_activity(challenge=seeded.challenge)

@@ -39,16 +39,19 @@
     const named = data.series.filter((s) => !s.other);
     const kept = data.breakdown
       ? [...named].sort((a, b) => total(b) - total(a)).slice(0, TOP) : named;
+    // A value without events in the previous period has no series there: its line is 0.
+    const before = (s) => (previous.has(key(s))
+      ? previous.get(key(s)).points.map((p) => p[measure]) : Array(length).fill(0));
     const lines = kept.map((s) => ({ label: name(s), data: s.points.map((p) => p[measure]),
-      previous: previous.has(key(s)) ? previous.get(key(s)).points.map((p) => p[measure]) : null }));
+      previous: data.previous ? before(s) : null }));
     if (data.breakdown) {
       const rest = data.series.filter((s) => !kept.includes(s));
       [...new Set(rest.map((s) => s.event_type))].forEach((type) => {
         const group = rest.filter((s) => s.event_type === type);
-        const before = group.map((s) => previous.get(key(s))).filter(Boolean);
+        const then = group.map((s) => previous.get(key(s))).filter(Boolean);
         lines.push({ label: type + ": other (" + group.length + " values)",
           data: sumPoints(group, measure, length),
-          previous: data.previous ? sumPoints(before, measure, length) : null });
+          previous: data.previous ? sumPoints(then, measure, length) : null });
       });
     }
     return lines;
