@@ -13,6 +13,7 @@ from app.config import SERVER_EVENT_TYPES
 from app.errors import Forbidden
 from app.routes._common import ApiBlueprint, auth_required, problems
 from app.schemas import insights as s
+from app.schemas import insights_home as home
 from app.services.insights.csv_export import Exportable, to_csv
 from app.services.insights.params import Period, build_period, invalid
 from app.services.insights.reports import (
@@ -94,7 +95,7 @@ def _respond(result: Exportable, args: dict[str, Any]) -> Any:
 @blp.route("/overview")
 @admin_required
 @blp.arguments(s.RangeQuery, location="query")
-@blp.response(200, s.OverviewRead)
+@blp.response(200, home.OverviewRead)
 def get_overview(args: dict[str, Any]) -> Any:
     """DAU, WAU, MAU, new users, joins, day-7 completion, API errors and p95, top events:
     each against the previous period, with daily points"""
@@ -104,8 +105,8 @@ def get_overview(args: dict[str, Any]) -> Any:
 
 @blp.route("/users")
 @admin_required
-@blp.arguments(s.PeopleQuery, location="query")
-@blp.response(200, s.PeopleRead)
+@blp.arguments(home.PeopleQuery, location="query")
+@blp.response(200, home.PeopleRead)
 def get_users(args: dict[str, Any]) -> Any:
     """Find users by part of their email or display name, or by id; newest first, with
     when each was last seen"""
