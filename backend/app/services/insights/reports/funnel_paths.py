@@ -28,7 +28,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import aliased
 
@@ -101,9 +100,10 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
     parts = [_count(0, stage, None)]
     latest = period.utc_end + timedelta(days=window_days)
     for i in range(1, len(steps)):
-        # One row per user in every stage: grouped by the events' user_id (its statistics
-        # size the groups), the stage's columns through min().
-        cand = (
+        # One row per user: grouped by the events' user_id (its statistics size the
+        # groups), the stage's columns through min(). g: the earliest candidate at or
+        # after the previous step's instant; h: the earliest strictly after it.
+        cand = _materialized(
             select(
                 E.user_id,
                 func.min(stage.c.t1).label("t1"),
@@ -119,49 +119,53 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
             .where(E.occurred_at >= period.utc_start, E.occurred_at <= latest)
             .group_by(E.user_id)
             # The first candidate is in the window, or none is.
-            .having(epoch(func.min(E.occurred_at)) - epoch(func.min(stage.c.t1)) <= window)
-            .subquery(f"cand{i}")
+            .having(epoch(func.min(E.occurred_at)) - epoch(func.min(stage.c.t1)) <= window),
+            f"cand{i}",
         )
-        before, after = aliased(E, name=f"before{i}"), aliased(E, name=f"after{i}")
-        prev_id = func.coalesce(
-            cand.c.prev_c,
-            select(func.min(before.id))
-            .where(
-                before.user_id == cand.c.user_id,
-                *matches(steps[i - 1], before),
-                before.occurred_at == cand.c.prev,
-            )
-            .correlate(cand)
-            .scalar_subquery(),
-        )
-        tie = case(
-            (
-                cand.c.g == cand.c.prev,
-                select(func.min(after.id))
-                .where(
-                    after.user_id == cand.c.user_id,
-                    *matches(steps[i], after),
-                    after.occurred_at == cand.c.prev,
-                    after.id > prev_id,
-                )
-                .correlate(cand)
-                .scalar_subquery(),
-            )
-        )
-        decided = select(cand, tie.label("tie")).subquery(f"decided{i}")
-        t = case((decided.c.tie.is_not(None), decided.c.prev), else_=decided.c.h)
+        tie = _tie(i, cand, steps[i - 1], steps[i])
+        t = case((tie.c.id.is_not(None), cand.c.prev), else_=cand.c.h)
         stage = _materialized(
-            select(
-                decided.c.user_id,
-                decided.c.t1,
-                t.label("t"),
-                decided.c.tie.label("c"),
-                decided.c.prev,
-            ).where(t.is_not(None), epoch(t) - epoch(decided.c.t1) <= window),
+            select(cand.c.user_id, cand.c.t1, t.label("t"), tie.c.id.label("c"), cand.c.prev)
+            .select_from(cand.outerjoin(tie, tie.c.user_id == cand.c.user_id))
+            .where(t.is_not(None), epoch(t) - epoch(cand.c.t1) <= window),
             f"stage{i}",
         )
         parts.append(_count(i, stage, epoch(stage.c.t) - epoch(stage.c.prev)))
     return parts
+
+
+def _tie(i: int, cand: Any, previous: StepLike, step: StepLike) -> Any:
+    """(user_id, id) for the users whose step i is decided at the previous step's instant:
+    the smallest id among the step's events at that instant after the previous step's
+    event. Only candidates with g = prev (two events at one occurred_at) get here, so the
+    ids are read by equality probes of the (event_type, occurred_at, user_id) index for a
+    handful of users, as plain joins. The previous step's event is `prev_c` when a tie
+    decided it, else the smallest id among its matching events at `prev`: then "after it"
+    is "after some such event", which the join to `before` says without a min().
+    """
+    before, after = aliased(E, name=f"before{i}"), aliased(E, name=f"after{i}")
+    return (
+        select(cand.c.user_id, func.min(after.id).label("id"))
+        .join(
+            after,
+            and_(
+                after.user_id == cand.c.user_id,
+                *matches(step, after),
+                after.occurred_at == cand.c.prev,
+            ),
+        )
+        .join(
+            before,
+            and_(
+                before.user_id == cand.c.user_id,
+                *matches(previous, before),
+                before.occurred_at == cand.c.prev,
+            ),
+        )
+        .where(cand.c.g == cand.c.prev, after.id > func.coalesce(cand.c.prev_c, before.id))
+        .group_by(cand.c.user_id)
+        .subquery(f"tie{i}")
+    )
 
 
 def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> list[Any]:
@@ -169,134 +173,92 @@ def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> 
     that reaches the furthest step; of several, the one that reaches it with the earliest
     event; of several still, the one that started last (the shortest times).
 
-    The events of the steps (period start to end plus window) are numbered per user in
-    (occurred_at, id) order (seq). Then per step, as ClickHouse's windowFunnel does, each
-    event that matches it gets the latest attempt whose path can reach it there: a running
-    max, over the user's earlier events that reached the previous step, of their attempts,
-    kept if within the window. The chosen attempt's greedy path gives the times.
-    Reads every event of the steps' types in that range (not index-only) and sorts them
+    One pass over the events of the steps (period start to end plus window) in
+    (occurred_at, id) order per user, as ClickHouse's windowFunnel does: an attempt is
+    numbered by its position (a0); at step i an event gets a_i, the latest attempt whose
+    path can reach step i there: the running max of a_{i-1} over the user's earlier events,
+    kept if within that attempt's window (a later attempt has the later window, so if the
+    latest fails every one does). a_i never decreases along a user's events, so:
+      - the furthest step k is the last with some a_k; the earliest event reaching it holds
+        the smallest a_k, which is the latest attempt reaching it there: the chosen one, a*;
+      - the chosen path's step i is the earliest event with a_i >= a* (any later attempt
+        that reached step i earlier would reach step k there too, after a*).
+    Stacked window functions over one sort, then one group per user; no joins. Reads every
+    event of the steps' types in the range (their ids are not in the index) and sorts them
     per user: a few times the cost of `first`.
     """
     window = window_days * 86400
     latest = period.utc_end + timedelta(days=window_days)
     flags = [case((and_(*matches(s)), 1), else_=0).label(f"m{i}") for i, s in enumerate(steps)]
-    ev = _materialized(
+    attempt = and_(*matches(steps[0]), E.occurred_at < period.utc_end)
+    level = (
         select(
             E.user_id,
             E.occurred_at.label("t"),
-            func.row_number()
-            .over(partition_by=E.user_id, order_by=(E.occurred_at, E.id))
-            .label("seq"),
+            E.id,
             *flags,
-        ).where(
+            case(
+                (
+                    attempt,
+                    func.row_number().over(partition_by=E.user_id, order_by=(E.occurred_at, E.id)),
+                )
+            ).label("a0"),
+            case((attempt, E.occurred_at)).label("at0"),
+        )
+        .where(
             E.event_type.in_(sorted({s.event_type for s in steps})),
             or_(*(and_(*matches(s)) for s in steps)),
             E.occurred_at >= period.utc_start,
             E.occurred_at <= latest,
             user_filter(period, E.user_id),
-        ),
-        "ev",
-    )
-    # reached[i]: (user, seq, t, a, at) for each event at which some attempt's path reaches
-    # step i; a, at: the latest such attempt's seq and occurred_at.
-    reached = [
-        _materialized(
-            select(ev.c.user_id, ev.c.seq, ev.c.t, ev.c.seq.label("a"), ev.c.t.label("at")).where(
-                ev.c.m0 == 1, ev.c.t < period.utc_end
-            ),
-            "reached0",
         )
-    ]
+        .subquery("level0")
+    )
     for i in range(1, len(steps)):
-        prev = reached[-1]
-        # At one event, the target (role 0) sorts before the source (role 1): an event
-        # never follows itself.
-        both = union_all(
-            select(
-                prev.c.user_id, prev.c.seq, prev.c.t, prev.c.a, prev.c.at, literal(1).label("role")
-            ),
-            select(
-                ev.c.user_id,
-                ev.c.seq,
-                ev.c.t,
-                literal(None, BigInteger).label("a"),
-                ev.c.t.label("at"),  # typed like at; never read (the role 0 rows' max skips it)
-                literal(0).label("role"),
-            ).where(ev.c[f"m{i}"] == 1),
-        ).subquery(f"both{i}")
-        frame = {
-            "partition_by": both.c.user_id,
-            "order_by": (both.c.seq, both.c.role),
+        # The user's earlier events only: an event never follows itself.
+        earlier = {
+            "partition_by": level.c.user_id,
+            "order_by": (level.c.t, level.c.id),
             "rows": (None, -1),
         }
-        running = select(
-            both.c.user_id,
-            both.c.seq,
-            both.c.t,
-            both.c.role,
-            func.max(both.c.a).over(**frame).label("a"),
-            func.max(case((both.c.role == 1, both.c.at))).over(**frame).label("at"),
-        ).subquery(f"running{i}")
-        reached.append(
-            _materialized(
-                select(
-                    running.c.user_id, running.c.seq, running.c.t, running.c.a, running.c.at
-                ).where(
-                    running.c.role == 0,
-                    running.c.a.is_not(None),
-                    epoch(running.c.t) - epoch(running.c.at) <= window,
-                ),
-                f"reached{i}",
-            )
+        best, start = (
+            func.max(level.c[f"a{i - 1}"]).over(**earlier),
+            func.max(level.c[f"at{i - 1}"]).over(**earlier),
         )
-    ends = union_all(
+        reached = and_(level.c[f"m{i}"] == 1, epoch(level.c.t) - epoch(start) <= window)
+        level = select(
+            level, case((reached, best)).label(f"a{i}"), case((reached, start)).label(f"at{i}")
+        ).subquery(f"level{i}")
+    whole = {"partition_by": level.c.user_id}
+    lowest = select(
+        level,
+        *(func.min(level.c[f"a{i}"]).over(**whole).label(f"low{i}") for i in range(len(steps))),
+    ).subquery("lowest")
+    # k: the furthest step reached; chosen: a*, the smallest a_k.
+    k = case(
+        *((lowest.c[f"low{i}"].is_not(None), i) for i in reversed(range(len(steps)))),
+    )
+    chosen = case(
         *(
-            select(r.c.user_id, literal(i).label("k"), r.c.seq, r.c.a, r.c.at)
-            for i, r in enumerate(reached)
+            (lowest.c[f"low{i}"].is_not(None), lowest.c[f"low{i}"])
+            for i in reversed(range(len(steps)))
         )
-    ).subquery("ends")
-    ranked = select(
-        ends,
-        func.row_number()
-        .over(partition_by=ends.c.user_id, order_by=(ends.c.k.desc(), ends.c.seq))
-        .label("pick"),
-    ).subquery("ranked")
+    )
     path = _materialized(
         select(
-            ranked.c.user_id,
-            ranked.c.k,
-            ranked.c.a.label("seq"),
-            ranked.c.at.label("t"),
-            ranked.c.at.label("prev"),
-        ).where(ranked.c.pick == 1),
-        "path0",
-    )
-    parts = [_count(0, path, None)]
-    for i in range(1, len(steps)):
-        nxt = (
-            select(
-                path.c.user_id,
-                func.min(path.c.k).label("k"),
-                func.min(path.c.t).label("prev"),
-                func.min(ev.c.seq).label("seq"),
-            )
-            .join(
-                ev,
-                and_(
-                    ev.c.user_id == path.c.user_id,
-                    ev.c[f"m{i}"] == 1,
-                    ev.c.seq > path.c.seq,
-                ),
-            )
-            .where(path.c.k >= i)
-            .group_by(path.c.user_id)
-            .subquery(f"next{i}")
-        )
-        path = _materialized(
-            select(nxt.c.user_id, nxt.c.k, nxt.c.seq, ev.c.t, nxt.c.prev).join(
-                ev, and_(ev.c.user_id == nxt.c.user_id, ev.c.seq == nxt.c.seq)
+            lowest.c.user_id,
+            func.min(k).label("k"),
+            *(
+                func.min(case((lowest.c[f"a{i}"] >= chosen, lowest.c.t))).label(f"t{i}")
+                for i in range(len(steps))
             ),
-            f"path{i}",
         )
-        parts.append(_count(i, path, epoch(path.c.t) - epoch(path.c.prev)))
+        .group_by(lowest.c.user_id)
+        .having(func.min(lowest.c.low0).is_not(None)),
+        "path",
+    )
+    parts = [_count(0, select(path).subquery("path0"), None)]
+    for i in range(1, len(steps)):
+        through = select(path).where(path.c.k >= i).subquery(f"path{i}")
+        parts.append(_count(i, through, epoch(through.c[f"t{i}"]) - epoch(through.c[f"t{i - 1}"])))
     return parts
