@@ -364,3 +364,17 @@ def test_register_with_nul_in_the_zone_is_400_and_stores_nothing(client, query):
     r = client.post("/api/v2/auth/register", json=body)
     assert [e["field"] for e in assert_problem(r, 400)["errors"]] == ["timezone"]
     assert query("SELECT count(*) FROM users") == [(0,)]
+
+
+@pytest.mark.parametrize("value", ['"0"', '"true"', "1", "0", "null"])
+def test_json_booleans_are_true_or_false_only(client, auth, value):
+    """marshmallow's Boolean takes "0", "true" and 1: a JSON body's flag takes true or false."""
+    user = auth()
+    patch = _send(client, "PATCH", "/api/v2/auth/me", f'{{"analytics_opt_out":{value}}}',
+                  user.headers)
+    assert assert_problem(patch, 422)["errors"][0]["field"] == "analytics_opt_out"
+    assert client.get("/api/v2/auth/me", headers=user.headers).get_json()[
+        "analytics_opt_out"] is False
+    batch = _send(client, "POST", "/api/v2/analytics/batch",
+                  f'{{"events":[],"backfill":{value}}}', user.headers)
+    assert "backfill" in [e["field"] for e in assert_problem(batch, 422)["errors"]]

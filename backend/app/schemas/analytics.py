@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas.fields import JsonBoolean
 from app.services.ingestion.checks import EventRefused, parse_time
 
 MAX_BATCH_EVENTS = 100
@@ -92,7 +93,7 @@ class BatchCreate(Schema):
         required=True,
         validate=validate.Length(max=MAX_BATCH_EVENTS),
     )
-    backfill = fields.Boolean(
+    backfill = JsonBoolean(
         load_default=False,
         metadata={"description": "Admins only: accept events older than 7 days"},
     )

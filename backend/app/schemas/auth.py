@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas.fields import JsonBoolean
 from app.services.auth.service import is_known_timezone
 
 
@@ -67,7 +68,7 @@ class UserCreate(Schema):
 class UserUpdate(Schema):
     display_name = _display_name()
     timezone = _timezone()
-    analytics_opt_out = fields.Boolean(
+    analytics_opt_out = JsonBoolean(
         metadata={"description": "true: no product events are stored, request logs are anonymous"}
     )
 

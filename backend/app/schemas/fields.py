@@ -60,3 +60,13 @@ class JsonScalar(fields.Raw):
         if isinstance(value, float) and math.isfinite(value):
             return value
         raise ValidationError("Must be a string, a number, true, false or null.")
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON body's true or false, and nothing else: marshmallow's Boolean also takes
+    "0", "yes", 1 and the like, which a JSON client never means as a boolean."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
