@@ -33,7 +33,7 @@ from sqlalchemy.orm import aliased
 
 from app.models import AnalyticsEvent
 from app.services.insights.params import Period
-from app.services.insights.sql import epoch, json_equals, percentile, user_filter
+from app.services.insights.sql import epoch, event_user_filter, json_equals, percentile
 
 E = AnalyticsEvent
 
@@ -94,7 +94,7 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
             first.c.t,
             literal(None, BigInteger).label("c"),
             first.c.t.label("prev"),
-        ).where(user_filter(period, first.c.user_id)),  # per user, not per event
+        ).where(event_user_filter(period, first.c.user_id)),  # per user, not per event
         "stage0",
     )
     parts = [_count(0, stage, None)]
@@ -211,7 +211,7 @@ def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> 
             or_(*(and_(*matches(s)) for s in steps)),
             E.occurred_at >= period.utc_start,
             E.occurred_at <= latest,
-            user_filter(period, E.user_id),
+            event_user_filter(period, E.user_id),
         )
         .subquery("level0")
     )
