@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import Base
+from app.models import Base, User
 from tests import services as svc
 
 # +12:45/+13:45 (changes at :45), +5:45, +5:30, +10:30/+11 (a 30-minute change), and a
@@ -58,6 +58,18 @@ def moments(anchor: datetime, *, spread_hours: int = 36) -> st.SearchStrategy[da
     seconds = spread_hours * 3600
     around = st.integers(-seconds, seconds).map(lambda s: anchor + timedelta(seconds=s))
     return st.one_of(near, around, around)
+
+
+def add_users(internal: Iterable[bool], prefix: str) -> list[int]:
+    """Users <prefix>0@example.com ... with the given is_internal flags; their ids, committed."""
+    users = [
+        User(email=f"{prefix}{i}@example.com", password_hash="x", display_name=prefix,
+             is_internal=flag)
+        for i, flag in enumerate(internal)
+    ]
+    db.session.add_all(users)
+    db.session.commit()
+    return [user.id for user in users]
 
 
 def empty_tables() -> None:

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from app import clock
 from app.extensions import db
-from app.models import RequestLog, User
+from app.models import RequestLog
 from app.services.insights.params import build_period
 from app.services.insights.reports import api_health
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
     ZONES,
+    add_users,
     bucket_labels,
     changes_of,
     empty_tables,
@@ -167,18 +168,7 @@ def test_api_health_equals_the_reference(app_factory):
         with app.app_context():
             empty_tables()
             clock.set_clock(lambda: NOW)
-            user_ids = []
-            for i, internal in enumerate(s["internal"]):
-                user = User(
-                    email=f"h{i}@example.com",
-                    password_hash="x",
-                    display_name="h",
-                    is_internal=internal,
-                )
-                db.session.add(user)
-                db.session.flush()
-                user_ids.append(user.id)
-            db.session.commit()
+            user_ids = add_users(s["internal"], "h")
             logs = list(s["logs"])
             _insert(logs, user_ids)
             period = build_period(

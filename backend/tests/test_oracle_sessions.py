@@ -22,6 +22,7 @@ from app.services.insights.reports import sessions
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
     ZONES,
+    add_users,
     bucket_labels,
     changes_of,
     empty_tables,
@@ -217,14 +218,7 @@ def test_sessions_equal_the_reference(app):
         with app.app_context():
             empty_tables()
             clock.set_clock(lambda: NOW)
-            users = [
-                User(email=f"s{i}@example.com", password_hash="x", display_name="s",
-                     is_internal=flag)
-                for i, flag in enumerate(s["internal"])
-            ]
-            db.session.add_all(users)
-            db.session.commit()
-            user_ids = [u.id for u in users]
+            user_ids = add_users(s["internal"], "s")
             known: dict[int, int] = {}
             _link(s["links"], known, user_ids)
             events = list(s["events"])

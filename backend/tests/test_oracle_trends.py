@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 from app import clock
 from app.extensions import db
-from app.models import AnalyticsEvent, User
+from app.models import AnalyticsEvent
 from app.services.insights.params import build_period
 from app.services.insights.reports import trends
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
     ZONES,
+    add_users,
     bucket_labels,
     changes_of,
     dates,
@@ -155,18 +156,7 @@ def test_trends_equal_the_reference(app):
         with app.app_context():
             empty_tables()
             clock.set_clock(lambda: NOW)
-            user_ids = []
-            for i, internal in enumerate(s["internal"]):
-                user = User(
-                    email=f"t{i}@example.com",
-                    password_hash="x",
-                    display_name="t",
-                    is_internal=internal,
-                )
-                db.session.add(user)
-                db.session.flush()
-                user_ids.append(user.id)
-            db.session.commit()
+            user_ids = add_users(s["internal"], "t")
             events = list(s["events"])
             _insert(events, user_ids, NOW - timedelta(days=1))
             period = build_period(
