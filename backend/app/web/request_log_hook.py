@@ -8,7 +8,7 @@ user, the client address) and hands it to the submit function the app factory gi
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
 
 from flask import Flask, Request, Response, current_app, g, request
 from flask.ctx import _AppCtxGlobals
@@ -24,19 +24,9 @@ _ENDPOINT_MAX = 255
 _NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
 
 
-class SubmitRow(Protocol):
-    def __call__(
-        self,
-        *,
-        endpoint: str,
-        method: str,
-        status: int,
-        latency_ms: float,
-        user_id: int | None,
-        remote_addr: str | None,
-        created_at: Any,
-    ) -> None: ...
-
+# submit(endpoint=, method=, status=, latency_ms=, user_id=, remote_addr=, created_at=):
+# services/request_logs/capture.RequestLogCapture.submit, handed in by the app factory.
+SubmitRow = Callable[..., None]
 
 _SUBMIT = "request_log_submit"
 
