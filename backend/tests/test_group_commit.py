@@ -141,3 +141,44 @@ def test_a_single_caller_commits_alone(app):
         committer = GroupCommitter(db.engine)
     assert committer.run(lambda conn: conn.execute(text("SELECT 1")).scalar_one()) == 1
     assert (committer.commits, committer.writes) == (1, 1)
+
+
+def test_more_writes_queued_than_a_group_holds_each_get_their_own_result(
+    app, query, monkeypatch
+):
+    """A leader whose own write is beyond MAX_GROUP in the queue leads again until its write
+    is committed (it used to return None, as if committed, without running it)."""
+    import app.services.group_commit as group_commit
+
+    monkeypatch.setattr(group_commit, "MAX_GROUP", 2)
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    release = threading.Event()
+    results: dict[int, Any] = {}
+
+    def first_write(conn: Connection) -> int:
+        release.wait(WAIT)
+        return _insert_user(conn, "q0@example.com")
+
+    def call(n: int, write: Callable[[Connection], Any]) -> None:
+        results[n] = committer.run(write)
+
+    first = threading.Thread(target=call, args=(0, first_write))
+    first.start()
+    _wait_for(lambda: committer._leading)
+    queued = [
+        threading.Thread(
+            target=call, args=(n, lambda conn, n=n: _insert_user(conn, f"q{n}@example.com"))
+        )
+        for n in range(1, 6)
+    ]
+    for thread in queued:
+        thread.start()
+    _wait_for(lambda: len(committer._queue) == 5)
+    release.set()
+    for thread in [first, *queued]:
+        thread.join(WAIT)
+    stored = dict(query("SELECT email, id FROM users"))
+    assert len(stored) == 6
+    assert {n: results[n] for n in range(6)} == {n: stored[f"q{n}@example.com"] for n in range(6)}
+    assert committer.writes == 6

@@ -58,12 +58,16 @@ class GroupCommitter:
         mine: _Pending[T] = _Pending(write)
         with self._cond:
             self._queue.append(mine)
-            while not mine.done and self._leading:
-                self._cond.wait()
-            if not mine.done:
+        # Lead until our own write is done: with more than MAX_GROUP queued, the group a
+        # leader takes may not hold its own write yet.
+        while True:
+            with self._cond:
+                while not mine.done and self._leading:
+                    self._cond.wait()
+                if mine.done:
+                    break
                 self._leading = True
                 group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-        if not mine.done:
             try:
                 self._commit(group)
             finally:
