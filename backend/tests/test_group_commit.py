@@ -39,15 +39,15 @@ def _insert_user(conn: Connection, email: str) -> int:
     ).scalar_one()
 
 
-def test_concurrent_writes_share_one_commit_and_each_gets_its_own_result(app, query):
-    with app.app_context():
-        committer = GroupCommitter(db.engine)
+def _five_queued_behind_a_held_leader(committer: GroupCommitter, prefix: str) -> dict[int, Any]:
+    """Write 0 leads and holds its commit open while writes 1..5 queue; then all finish.
+    Each inserts user <prefix><n>@example.com; returns each caller's result by n."""
     release = threading.Event()
     results: dict[int, Any] = {}
 
     def leader_write(conn: Connection) -> int:
         release.wait(WAIT)  # hold the first commit open while the others queue
-        return _insert_user(conn, "leader@example.com")
+        return _insert_user(conn, f"{prefix}0@example.com")
 
     def call(n: int, write: Callable[[Connection], Any]) -> None:
         results[n] = committer.run(write)
@@ -57,7 +57,7 @@ def test_concurrent_writes_share_one_commit_and_each_gets_its_own_result(app, qu
     _wait_for(lambda: committer._leading)
     followers = [
         threading.Thread(
-            target=call, args=(n, lambda conn, n=n: _insert_user(conn, f"f{n}@example.com"))
+            target=call, args=(n, lambda conn, n=n: _insert_user(conn, f"{prefix}{n}@example.com"))
         )
         for n in range(1, 6)
     ]
@@ -67,10 +67,17 @@ def test_concurrent_writes_share_one_commit_and_each_gets_its_own_result(app, qu
     release.set()
     for thread in [leader, *followers]:
         thread.join(WAIT)
+    return results
+
+
+def test_concurrent_writes_share_one_commit_and_each_gets_its_own_result(app, query):
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    results = _five_queued_behind_a_held_leader(committer, "f")
     assert committer.writes == 6
     assert committer.commits == 2  # the leader's alone, then the five queued meanwhile
     stored = dict(query("SELECT email, id FROM users"))
-    assert results[0] == stored["leader@example.com"]
+    assert results[0] == stored["f0@example.com"]
     assert {results[n] for n in range(1, 6)} == {stored[f"f{n}@example.com"] for n in range(1, 6)}
 
 
@@ -153,31 +160,7 @@ def test_more_writes_queued_than_a_group_holds_each_get_their_own_result(
     monkeypatch.setattr(group_commit, "MAX_GROUP", 2)
     with app.app_context():
         committer = GroupCommitter(db.engine)
-    release = threading.Event()
-    results: dict[int, Any] = {}
-
-    def first_write(conn: Connection) -> int:
-        release.wait(WAIT)
-        return _insert_user(conn, "q0@example.com")
-
-    def call(n: int, write: Callable[[Connection], Any]) -> None:
-        results[n] = committer.run(write)
-
-    first = threading.Thread(target=call, args=(0, first_write))
-    first.start()
-    _wait_for(lambda: committer._leading)
-    queued = [
-        threading.Thread(
-            target=call, args=(n, lambda conn, n=n: _insert_user(conn, f"q{n}@example.com"))
-        )
-        for n in range(1, 6)
-    ]
-    for thread in queued:
-        thread.start()
-    _wait_for(lambda: len(committer._queue) == 5)
-    release.set()
-    for thread in [first, *queued]:
-        thread.join(WAIT)
+    results = _five_queued_behind_a_held_leader(committer, "q")
     stored = dict(query("SELECT email, id FROM users"))
     assert len(stored) == 6
     assert {n: results[n] for n in range(6)} == {n: stored[f"q{n}@example.com"] for n in range(6)}
