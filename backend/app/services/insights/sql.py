@@ -141,7 +141,6 @@ def user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
 
 
 def event_user_filter(period: Period, user_id: Any) -> ColumnElement[bool]:
-    """The events a per-user report counts: a known user's, internal users left out unless
-    asked. Anonymous visitors' events (user_id NULL, from /v1) are not a user's until
-    identity links them into persons; the rollups leave them out the same way."""
+    """The events a per-user report counts: a known user's (or person's: with `user_id` a
+    person key from insights/persons.py), internal users left out unless asked."""
     return and_(user_id.is_not(None), user_filter(period, user_id))

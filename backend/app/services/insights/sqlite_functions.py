@@ -3,11 +3,13 @@
 The insights reports use them so that the same select() gives the same answer on
 both databases: time-zone conversion of a stored UTC timestamp to local bucket keys
 (PostgreSQL: timezone(tz, ts) and date arithmetic) and a percentile_cont aggregate
-with PostgreSQL's semantics (linear interpolation between the closest ranks).
+with PostgreSQL's semantics (linear interpolation between the closest ranks), and the
+person key of an anonymous id (persons.anonymous_key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
@@ -112,9 +114,17 @@ def percentile_cont(values: list[float], fraction: float) -> float:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
+def anonymous_key(value: Any) -> int | None:
+    """persons.anonymous_key: -(the first 60 bits of the id's md5) - 1."""
+    if value is None:
+        return None
+    return -int(hashlib.md5(str(value).encode()).hexdigest()[:15], 16) - 1
+
+
 def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     connection.create_function("insights_epoch", 1, epoch, deterministic=True)
     connection.create_function("insights_day_key", 2, day_key, deterministic=True)
     connection.create_function("insights_date_key", 1, date_key, deterministic=True)
     connection.create_function("insights_bucket_key", 4, bucket_key, deterministic=True)
+    connection.create_function("insights_anonymous_key", 1, anonymous_key, deterministic=True)
     connection.create_aggregate("percentile_cont", 2, PercentileCont)  # type: ignore[arg-type]

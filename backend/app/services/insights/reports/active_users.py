@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import AnalyticsEvent
+from app.services.insights import persons
 from app.services.insights.params import Period, day_number, from_day_number, invalid, zone
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
@@ -68,15 +69,17 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
         raise invalid("interval", "Active users are counted per day, week or month.")
     first, last = day_number(period.start_date), day_number(period.end_date)
     found = None
-    if rollup and reads_primary():
+    who = persons.persons()
+    # The rollup is kept per user: it answers for persons while no anonymous event exists.
+    if rollup and reads_primary() and not who.anonymous:
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             found = _from_rollup(period, zone_id, first, last)
     if found is None:
-        found = _window_counts(reader(), _raw_active(period), first, last)
+        found = _window_counts(reader(), _raw_active(period, who.events()), first, last)
     daily = {d: found.get(d, (0, 0, 0)) for d in range(first, last + 1)}
     start = first_event_day(period.tz)
-    bucket_users = None if period.interval == "day" else _bucket_users(period)
+    bucket_users = None if period.interval == "day" else _bucket_users(period, who.events())
     points = []
     for bucket in period.buckets():
         lo, hi = _days_of(period.interval, bucket.key)
@@ -141,9 +144,9 @@ def first_event_day(tz: str) -> int | None:
     return day_number(moment.astimezone(zone(tz)).date())
 
 
-def _bucket_users(period: Period) -> dict[int, int]:
-    """Distinct users per week or month, over the range's events (raw rows, as trends at
-    those intervals)."""
+def _bucket_users(period: Period, E: Any) -> dict[int, int]:
+    """Distinct persons per week or month, over the range's events (raw rows, as trends at
+    those intervals); E: the events as persons.Persons.events() gives them."""
     pairs = (
         select(E.user_id, bucket_key(E.occurred_at, period).label("bucket"))
         .where(
@@ -158,8 +161,9 @@ def _bucket_users(period: Period) -> dict[int, int]:
     return {int(key): int(users) for key, users in reader().execute(stmt)}
 
 
-def _raw_active(period: Period) -> Subquery:
-    """(user_id, day) of every user with an event on a local day, from raw events."""
+def _raw_active(period: Period, E: Any) -> Subquery:
+    """(user_id, day) of every person with an event on a local day, from raw events (E: as
+    persons.Persons.events() gives them)."""
     window = replace(period, start_date=period.start_date - timedelta(days=MAU_DAYS - 1))
     return (
         select(E.user_id, day_key(E.occurred_at, period.tz).label("day"))

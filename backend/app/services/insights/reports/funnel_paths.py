@@ -8,8 +8,10 @@ A path from one step-1 event (the attempt) is greedy: each later step is the ear
 matching event after the previous step's, kept while it is within the window of the
 attempt's occurred_at (inclusive). Greedy reaches as far as any other choice could.
 
-Each function returns one SELECT per step with columns (step, users, median): the users
+Each function returns one SELECT per step with columns (step, users, median): the persons
 whose path reached the step and the median seconds from the previous step on their paths.
+A "user" below is a person (insights/persons.py): `persons.events()` gives the events with
+user_id the person's key, the events table itself while no anonymous event is stored.
 """
 
 from __future__ import annotations
@@ -29,13 +31,11 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import aliased
 
 from app.models import AnalyticsEvent
 from app.services.insights.params import Period
+from app.services.insights.persons import Persons
 from app.services.insights.sql import epoch, event_user_filter, json_equals, percentile
-
-E = AnalyticsEvent
 
 
 class StepLike(Protocol):
@@ -43,7 +43,7 @@ class StepLike(Protocol):
     where: dict[str, Any]
 
 
-def matches(step: StepLike, table: Any = E) -> list[ColumnElement[bool]]:
+def matches(step: StepLike, table: Any = AnalyticsEvent) -> list[ColumnElement[bool]]:
     return [table.event_type == step.event_type] + [
         json_equals(table.event_data, key, value) for key, value in sorted(step.where.items())
     ]
@@ -65,7 +65,9 @@ def _count(i: int, stage: Any, seconds: Any | None) -> Select[Any]:
     )
 
 
-def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> list[Any]:
+def first_attempt(
+    *, period: Period, steps: list[StepLike], window_days: int, persons: Persons
+) -> list[Any]:
     """Each user's first step-1 event in the period is their only attempt.
 
     A MATERIALIZED CTE per step joins the previous step's users to the events of the step's
@@ -79,10 +81,13 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
     the smallest id among the step's events at `t`, looked up only if a tie needs it.
     """
     window = window_days * 86400
+    E = persons.events()
     first = (
         select(E.user_id, func.min(E.occurred_at).label("t"))
         .where(
-            *matches(steps[0]), E.occurred_at >= period.utc_start, E.occurred_at < period.utc_end
+            *matches(steps[0], E),
+            E.occurred_at >= period.utc_start,
+            E.occurred_at < period.utc_end,
         )
         .group_by(E.user_id)
         .subquery("step0")
@@ -114,7 +119,9 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
             )
             .join(
                 E,
-                and_(E.user_id == stage.c.user_id, *matches(steps[i]), E.occurred_at >= stage.c.t),
+                and_(
+                    E.user_id == stage.c.user_id, *matches(steps[i], E), E.occurred_at >= stage.c.t
+                ),
             )
             .where(E.occurred_at >= period.utc_start, E.occurred_at <= latest)
             .group_by(E.user_id)
@@ -122,7 +129,7 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
             .having(epoch(func.min(E.occurred_at)) - epoch(func.min(stage.c.t1)) <= window),
             f"cand{i}",
         )
-        tie = _tie(i, cand, steps[i - 1], steps[i])
+        tie = _tie(i, cand, steps[i - 1], steps[i], persons)
         t = case((tie.c.id.is_not(None), cand.c.prev), else_=cand.c.h)
         stage = _materialized(
             select(cand.c.user_id, cand.c.t1, t.label("t"), tie.c.id.label("c"), cand.c.prev)
@@ -134,7 +141,7 @@ def first_attempt(*, period: Period, steps: list[StepLike], window_days: int) ->
     return parts
 
 
-def _tie(i: int, cand: Any, previous: StepLike, step: StepLike) -> Any:
+def _tie(i: int, cand: Any, previous: StepLike, step: StepLike, persons: Persons) -> Any:
     """(user_id, id) for the users whose step i is decided at the previous step's instant:
     the smallest id among the step's events at that instant after the previous step's
     event. Only candidates with g = prev (two events at one occurred_at) get here, so the
@@ -143,7 +150,7 @@ def _tie(i: int, cand: Any, previous: StepLike, step: StepLike) -> Any:
     decided it, else the smallest id among its matching events at `prev`: then "after it"
     is "after some such event", which the join to `before` says without a min().
     """
-    before, after = aliased(E, name=f"before{i}"), aliased(E, name=f"after{i}")
+    before, after = persons.events(f"before{i}"), persons.events(f"after{i}")
     return (
         select(cand.c.user_id, func.min(after.id).label("id"))
         .join(
@@ -168,7 +175,9 @@ def _tie(i: int, cand: Any, previous: StepLike, step: StepLike) -> Any:
     )
 
 
-def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> list[Any]:
+def best_attempt(
+    *, period: Period, steps: list[StepLike], window_days: int, persons: Persons
+) -> list[Any]:
     """Every step-1 event in the period is an attempt; a user's path is that of the attempt
     that reaches the furthest step; of several, the one that reaches it with the earliest
     event; of several still, the one that started last (the shortest times).
@@ -190,8 +199,9 @@ def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> 
     """
     window = window_days * 86400
     latest = period.utc_end + timedelta(days=window_days)
-    flags = [case((and_(*matches(s)), 1), else_=0).label(f"m{i}") for i, s in enumerate(steps)]
-    attempt = and_(*matches(steps[0]), E.occurred_at < period.utc_end)
+    E = persons.events()
+    flags = [case((and_(*matches(s, E)), 1), else_=0).label(f"m{i}") for i, s in enumerate(steps)]
+    attempt = and_(*matches(steps[0], E), E.occurred_at < period.utc_end)
     level = (
         select(
             E.user_id,
@@ -208,7 +218,7 @@ def best_attempt(*, period: Period, steps: list[StepLike], window_days: int) -> 
         )
         .where(
             E.event_type.in_(sorted({s.event_type for s in steps})),
-            or_(*(and_(*matches(s)) for s in steps)),
+            or_(*(and_(*matches(s, E)) for s in steps)),
             E.occurred_at >= period.utc_start,
             E.occurred_at <= latest,
             event_user_filter(period, E.user_id),

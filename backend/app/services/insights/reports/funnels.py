@@ -1,4 +1,5 @@
-"""Funnels: users who did ordered steps within a window counted from step 1.
+"""Funnels: persons (insights/persons.py; "users" below) who did ordered steps within a
+window counted from step 1.
 
 A user's path starts at a step-1 event in the period (the attempt: their first one, or
 with attempt=best the one that gets furthest); each later step is the earliest event
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, true, union_all
 
 from app.config import SERVER_EVENT_TYPES
+from app.services.insights import persons
 from app.services.insights.params import Period, invalid
 from app.services.insights.reader import reader
 from app.services.insights.reports import funnel_paths
@@ -103,7 +105,9 @@ def run(
     if attempt not in ATTEMPTS:
         raise invalid("attempt", f"Must be one of {', '.join(ATTEMPTS)}.")
     build = funnel_paths.first_attempt if attempt == "first" else funnel_paths.best_attempt
-    parts = build(period=period, steps=list(steps), window_days=window_days)
+    parts = build(
+        period=period, steps=list(steps), window_days=window_days, persons=persons.persons()
+    )
     session = reader()
     if is_postgres():
         # For this transaction: no JIT (a CTE's rows have no statistics, so the plan's cost

@@ -1,4 +1,5 @@
-"""Realtime: active users in the last 5 minutes and events per minute over the last 30."""
+"""Realtime: active persons (insights/persons.py) in the last 5 minutes and events per
+minute over the last 30."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 
 from app import clock
-from app.models import AnalyticsEvent
+from app.services.insights import persons
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
 from app.services.insights.sql import epoch, event_user_filter
 
-E = AnalyticsEvent
 MINUTES = 30
 
 
@@ -40,6 +40,7 @@ class RealtimeResult:
 def run(*, include_internal: bool = False) -> RealtimeResult:
     now = clock.now().astimezone(UTC)
     scope = Period("UTC", now.date(), now.date(), include_internal=include_internal)
+    E = persons.persons().events()
     active = reader().scalar(
         select(func.count(func.distinct(E.user_id))).where(
             E.occurred_at > now - timedelta(minutes=5),

@@ -1,4 +1,5 @@
-"""Retention: cohorts of a start event, and who came back per period.
+"""Retention: cohorts of a start event, and who came back per period; "users" are persons
+(insights/persons.py).
 
 Cohorts (cohort_type): first_time (default), the local day (or week) of a user's
 first-ever start event, for users whose first day falls in the range; recurring, every
@@ -27,6 +28,7 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select, unio
 
 from app import clock
 from app.models import AnalyticsEvent, UserEventSpan
+from app.services.insights import persons
 from app.services.insights.params import (
     Period,
     day_number,
@@ -95,7 +97,10 @@ def run(
         raise invalid("cohort_type", f"Must be one of {', '.join(COHORT_TYPES)}.")
     step = 7 if unit == "week" else 1
     recurring = cohort_type == "recurring"
-    query = _Query(period, start_event, return_event, step, periods, recurring=recurring)
+    who = persons.persons()
+    query = _Query(
+        period, start_event, return_event, step, periods, recurring=recurring, events=who.events()
+    )
     last_day = day_number(period.end_date)
     # The last day the report sees: a period that begins after it is null, as is one that
     # has not begun by today in tz.
@@ -104,7 +109,14 @@ def run(
     if event_spans.local_date_monotone(
         period.tz, from_day_number(first_unit), from_day_number(max(last_day, first_unit + step))
     ):
-        spans = not recurring and rollup and reads_primary() and event_spans.refresh()
+        # The spans are kept per user: they answer for persons while no event is anonymous.
+        spans = (
+            not recurring
+            and rollup
+            and reads_primary()
+            and not who.anonymous
+            and event_spans.refresh()
+        )
         sizes, on, reached = query.counts(spans=spans)
     else:
         sizes, on, reached = query.scan_counts()
@@ -137,8 +149,10 @@ class _Query:
         periods: int,
         *,
         recurring: bool = False,
+        events: Any = AnalyticsEvent,
     ) -> None:
         self.period, self.step, self.periods = period, step, periods
+        self.events = events  # as persons.Persons.events() gives them: user_id, a person
         self.start_event, self.return_event = start_event, return_event
         self.recurring = recurring
 
@@ -152,7 +166,7 @@ class _Query:
     def counts(self, *, spans: bool) -> Counts:
         """One statement over time ranges; valid only where the local date is monotone (see
         run). `spans`: first-time cohorts from user_event_spans."""
-        period, step = self.period, self.step
+        period, step, E = self.period, self.step, self.events
         in_range = (period.utc_start, period.utc_end)
         if self.recurring:
             # Every (user, day or week) with a start event in the range: an index-only scan.
@@ -211,7 +225,7 @@ class _Query:
 
     def scan_counts(self) -> Counts:
         """Every event grouped by its local day: right in any zone."""
-        period, tz = self.period, self.period.tz
+        period, tz, E = self.period, self.period.tz, self.events
         first_day, last_day = day_number(period.start_date), day_number(period.end_date)
         if self.recurring:
             day = day_key(E.occurred_at, tz)

@@ -1,4 +1,5 @@
-"""Trends: total events and unique users per local bucket, per event type."""
+"""Trends: total events and unique persons (insights/persons.py; `users` in the results)
+per local bucket, per event type."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from app.models import AnalyticsEvent
+from app.services.insights import persons
 from app.services.insights.params import Period, day_number, invalid
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
@@ -75,7 +77,7 @@ class Breakdown:
     key: str | None = None
     prop: str | None = None
 
-    def value(self) -> Any:
+    def value(self, E: Any = AnalyticsEvent) -> Any:
         """The value as text (NULL when absent)."""
         if self.prop is not None:
             return getattr(E, self.prop)
@@ -83,7 +85,9 @@ class Breakdown:
         return json_text(E.event_data, self.key)
 
 
-def _scope(period: Period, event_types: list[str], filters: dict[str, str]) -> list[Any]:
+def _scope(
+    period: Period, event_types: list[str], filters: dict[str, str], E: Any
+) -> list[Any]:
     return [
         E.event_type.in_(event_types),
         E.occurred_at >= period.utc_start,
@@ -94,12 +98,18 @@ def _scope(period: Period, event_types: list[str], filters: dict[str, str]) -> l
 
 
 def top_values(
-    *, period: Period, event_types: list[str], by: Breakdown, filters: dict[str, str]
+    *,
+    period: Period,
+    event_types: list[str],
+    by: Breakdown,
+    filters: dict[str, str],
+    events: Any = AnalyticsEvent,
 ) -> list[str]:
-    """The TOP_VALUES most frequent values of the breakdown in the period."""
+    """The TOP_VALUES most frequent values of the breakdown in the period (`events`: as
+    persons.Persons.events() gives them)."""
     values = (
-        select(by.value().label("value"))
-        .where(*_scope(period, event_types, filters))
+        select(by.value(events).label("value"))
+        .where(*_scope(period, event_types, filters, events))
         .subquery()
     )
     stmt = (
@@ -118,6 +128,7 @@ def _series(
     by: Breakdown | None,
     top: list[str],
     filters: dict[str, str],
+    E: Any,
 ) -> list[TrendSeries]:
     # Bucket and value are computed in a subquery and grouped outside it: PostgreSQL
     # would not match GROUP BY expressions whose parameters are bound separately.
@@ -127,10 +138,10 @@ def _series(
         bucket_key(E.occurred_at, period).label("bucket"),
     ]
     if by is not None:
-        raw = by.value()
+        raw = by.value(E)
         columns.append(case((raw.in_(top), raw), else_=None).label("value"))
         columns.append(case((raw.is_(None), 0), (raw.in_(top), 0), else_=1).label("other"))
-    rows = select(*columns).where(*_scope(period, event_types, filters)).subquery()
+    rows = select(*columns).where(*_scope(period, event_types, filters, E)).subquery()
     keys = [c for c in rows.c if c.name != "user_id"]
     stmt = select(
         *keys,
@@ -206,7 +217,10 @@ def run(
     filters = dict(filters or {})
     by = _breakdown(breakdown, breakdown_property, filters)
     counts = None
-    if rollup and period.interval == "day" and by is None and not filters and reads_primary():
+    who = persons.persons()
+    # The rollup is kept per user: it answers for persons while no anonymous event exists.
+    daily = period.interval == "day" and by is None and not filters
+    if rollup and daily and reads_primary() and not who.anonymous:
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             earliest = period.previous() if compare_previous else period
@@ -221,10 +235,12 @@ def run(
     def series(of: Period) -> list[TrendSeries]:
         if counts is not None:
             return _series_from_rollup(of, event_types, counts)
-        return _series(of, event_types, by, top, filters)
+        return _series(of, event_types, by, top, filters, who.events())
 
     top = (
-        top_values(period=period, event_types=event_types, by=by, filters=filters)
+        top_values(
+            period=period, event_types=event_types, by=by, filters=filters, events=who.events()
+        )
         if by
         else []
     )

@@ -1,4 +1,6 @@
-"""One user's events and requests interleaved, newest first, cursor-paginated.
+"""One user's events and requests interleaved, newest first, cursor-paginated. The events
+are the person's (insights/persons.py): the user's own and those of every anonymous id
+linked to them, from before the link too.
 
 Order: time desc, then requests before events at the same instant, then id desc.
 The cursor is that key of the last item returned, opaque to clients.
@@ -16,6 +18,7 @@ from sqlalchemy import and_, or_, select
 
 from app.errors import NotFound
 from app.models import AnalyticsEvent, RequestLog, User
+from app.services.identity.links import events_of_person
 from app.services.insights.params import invalid
 from app.services.insights.reader import reader
 
@@ -110,7 +113,7 @@ def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> Timeline
     if reader().get(User, user_id) is None:
         raise NotFound("No such user.")
     position = decode_cursor(cursor) if cursor else None
-    events = select(E).where(E.user_id == user_id)
+    events = select(E).where(events_of_person(user_id))
     logs = select(R).where(R.user_id == user_id)
     if position:
         events = events.where(_after("event", E.occurred_at, E.id, position))

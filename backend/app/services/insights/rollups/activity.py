@@ -162,7 +162,8 @@ def _stage(conn: Connection, tz: str, where: Any) -> None:
     # The local day in a subquery, grouped outside it (bound parameters, see trends.py).
     events = (
         select(e.user_id, day_key(e.occurred_at, tz, postgres=postgres).label("day"), e.event_type)
-        .where(where, e.user_id.is_not(None))  # anonymous visitors are no user's (yet)
+        # Kept per user: reports read it only while no anonymous event is stored (persons.py).
+        .where(where, e.user_id.is_not(None))
         .subquery()
     )
     keys = [events.c.user_id, events.c.day, events.c.event_type]
