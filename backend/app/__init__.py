@@ -9,9 +9,10 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
-from app.extensions import api, db, jwt, limiter, migrate
+from app.extensions import api, cors, db, jwt, limiter, migrate
 from app.services.insights.sqlite_functions import register_sqlite_functions
 from app.web.converters import BoundedIntConverter
+from app.web.cors import cors_resources
 from app.web.error_handlers import register_error_handlers
 
 
@@ -73,6 +74,7 @@ def register_extensions(app: Flask) -> None:
     )
     jwt.init_app(app)
     limiter.init_app(app)
+    cors.init_app(app, resources=cors_resources(app.config["CORS_ORIGINS"]))
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -184,6 +184,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             d.lower().lstrip("@") for d in _env_list("INTERNAL_EMAIL_DOMAINS", ())
         ),
         "EXPORT_CHUNK_ROWS": int(os.environ.get("EXPORT_CHUNK_ROWS", 1000)),
+        # Web front ends on other origins allowed to call /api (web/cors.py); none by default.
+        "CORS_ORIGINS": _env_list("CORS_ORIGINS", ()),
         # Proxies
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
         # OpenAPI (flask-smorest)

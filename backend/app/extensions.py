@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -16,3 +17,4 @@ migrate = Migrate()
 jwt = CachingJWTManager()
 limiter = Limiter(key_func=user_or_ip_key, default_limits=[])
 api = ProblemApi()
+cors = CORS()
