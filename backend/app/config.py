@@ -141,6 +141,17 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "AUTH_CLIENT_FAILURE_LIMIT": os.environ.get(
             "AUTH_CLIENT_FAILURE_LIMIT", "30 per 15 minutes"
         ),
+        # Password reset (services/auth/reset_links.py): requests per address (any
+        # address, so the limit tells nothing), the link's lifetime and form, the sender.
+        "PASSWORD_RESET_LIMIT": os.environ.get("PASSWORD_RESET_LIMIT", "3 per hour"),
+        "PASSWORD_RESET_TOKEN_EXPIRES": int(os.environ.get("PASSWORD_RESET_TOKEN_EXPIRES", 3600)),
+        # The token goes in the fragment: browsers never send it, so no access log holds it.
+        "PASSWORD_RESET_URL": os.environ.get(
+            "PASSWORD_RESET_URL", "http://127.0.0.1:5000/admin/reset-password#token={token}"
+        ),
+        "PASSWORD_RESET_SENDER": os.environ.get(
+            "PASSWORD_RESET_SENDER", "none" if app_env == "production" else "console"
+        ),
         # Analytics
         "ANALYTICS_EVENT_TYPES": _env_list("ANALYTICS_EVENT_TYPES", CLIENT_EVENT_TYPES),
         # Events per user, counted beside WRITE_LIMIT (a batch of n events costs n).

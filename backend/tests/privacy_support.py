@@ -34,6 +34,9 @@ def full_user(client, seeded, auth, query, app, flush_logs):
         "/api/v2/auth/logout", headers={"Authorization": f"Bearer {other['refresh_token']}"}
     )
     assert r.status_code == 200
+    # A password-reset link asked for: a row in password_reset_tokens.
+    r = client.post("/api/v2/auth/password-reset", json={"email": user.user["email"]})
+    assert r.status_code == 202
     with app.app_context():
         db.session.execute(
             db.metadata.tables["rejected_events"].insert().values(

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "backend" / "app" / "static" / "vendor" / "chart.umd.min.js"
 
 
-@pytest.mark.parametrize("slug", ["", *PAGES])
+@pytest.mark.parametrize("slug", ["", "reset-password", *PAGES])
 def test_admin_page_is_html_that_loads_only_our_own_assets(client, slug):
     response = client.get(f"/admin/{slug}")
     assert response.status_code == 200

@@ -12,6 +12,7 @@ from app.models.challenge import Challenge, Enrollment
 from app.models.event_span import UserEventSpan
 from app.models.identity import AnonymousIdentity
 from app.models.latency_rollup import LatencyRollup, LatencyRollupUser
+from app.models.password_reset import PasswordResetToken
 from app.models.plan import Completion, Plan
 from app.models.privacy import ErasureAudit, IpHashKey
 from app.models.progress_rollup import ProgressCount, ProgressDay, ProgressUser
@@ -37,6 +38,7 @@ __all__ = [
     "IpHashKey",
     "LatencyRollup",
     "LatencyRollupUser",
+    "PasswordResetToken",
     "Plan",
     "ProgressCount",
     "ProgressDay",

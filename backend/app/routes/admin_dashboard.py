@@ -53,6 +53,12 @@ def get_login() -> str:
     return render_template("admin/login.html", pages=PAGES)
 
 
+@bp.get("/reset-password")
+def get_reset_password() -> str:
+    """Ask for a password-reset link, or (opened from the link) set a new password."""
+    return render_template("admin/reset-password.html")
+
+
 @bp.get("/<slug>")
 def get_page(slug: str) -> str:
     """One report page."""

@@ -15,13 +15,15 @@ from app.routes._common import ApiBlueprint, auth_limit, auth_required, problems
 from app.schemas.auth import (
     LoginCreate,
     MessageRead,
+    PasswordResetConfirm,
+    PasswordResetCreate,
     PasswordUpdate,
     TokensRead,
     UserCreate,
     UserRead,
     UserUpdate,
 )
-from app.services.auth import rotation, tokens
+from app.services.auth import reset_links, rotation, tokens
 from app.services.auth import service as auth_service
 from app.web.rate_limit_keys import (
     auth_client_failure_limit,
@@ -30,6 +32,8 @@ from app.web.rate_limit_keys import (
     login_client_key,
     login_email_client_key,
     login_failed,
+    password_reset_limit,
+    reset_email_key,
 )
 
 blp = ApiBlueprint(
@@ -139,3 +143,28 @@ def change_password(data: dict[str, Any]) -> Any:
     """Change the password; every other token stops working, new tokens are returned"""
     user = auth_service.change_password(user=current_user, **data)
     return tokens.issue_tokens(user=user)
+
+
+@blp.route("/password-reset", methods=["POST"])
+@limiter.limit(auth_limit, key_func=client_ip_key)
+@limiter.limit(password_reset_limit, key_func=reset_email_key)
+@blp.arguments(PasswordResetCreate)
+@blp.response(202, MessageRead)
+def request_password_reset(data: dict[str, Any]) -> Any:
+    """Send a link to reset the password, if the address has an account (the answer is
+    the same either way)"""
+    reset_links.request_reset(email=data["email"])
+    return {"message": "If this address has an account, a link to reset its password is on "
+            "its way."}
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@limiter.limit(auth_limit, key_func=client_ip_key)
+@blp.arguments(PasswordResetConfirm)
+@blp.response(204)
+@problems(400)
+def confirm_password_reset(data: dict[str, Any]) -> Any:
+    """Set a new password with the token of a reset link (once); every session of the user
+    ends"""
+    reset_links.confirm_reset(token=data["token"], new_password=data["new_password"])
+    return None

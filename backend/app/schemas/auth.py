@@ -107,3 +107,17 @@ class AccessTokenRead(Schema):
 
 class MessageRead(Schema):
     message = fields.String()
+
+
+class PasswordResetCreate(Schema):
+    email = TrimmedString(required=True, validate=validate.Length(min=1, max=254))
+
+
+class PasswordResetConfirm(Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        load_only=True,
+        metadata={"description": "The token from the reset link (after #token=)"},
+    )
+    new_password = _password(8)

@@ -45,6 +45,15 @@ def login_email_client_key() -> str:
     return f"login-email:{_login_email_digest() or 'none'}:{client_ip_key()}"
 
 
+def reset_email_key() -> str:
+    """The account a password-reset request names (unknown addresses count alike)."""
+    return f"reset-email:{_login_email_digest() or 'none'}"
+
+
+def password_reset_limit() -> str:
+    return current_app.config["PASSWORD_RESET_LIMIT"]
+
+
 def login_client_key() -> str:
     """The client, for its failed logins over all accounts (password spraying)."""
     return f"login-failures:{client_ip_key()}"

@@ -238,13 +238,14 @@ def change_password(*, user: User, current_password: str, new_password: str) -> 
             errors=[{"field": "current_password", "message": "Wrong password."}],
         )
     check_password(new_password, field="new_password")
-    _set_password(user=user, password=new_password)
+    set_password(user=user, password=new_password)
     db.session.commit()
     return user
 
 
-def _set_password(*, user: User, password: str) -> None:
-    """A new password hash; tokens issued before carry the old version and stop working."""
+def set_password(*, user: User, password: str) -> None:
+    """A new password hash (not committed); tokens issued before carry the old version and
+    stop working."""
     user.password_hash = hash_password(password)
     # In SQL, so two concurrent changes cannot both write the same version.
     user.token_version = User.token_version + 1
@@ -260,7 +261,7 @@ def set_admin(*, email: str, password: str | None, display_name: str = "Admin") 
         return user
     if password:
         check_password(password)
-        _set_password(user=user, password=password)
+        set_password(user=user, password=password)
     user.is_admin = True
     db.session.commit()
     return user

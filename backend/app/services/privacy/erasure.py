@@ -18,6 +18,7 @@ from app.models import (
     Enrollment,
     ErasureAudit,
     LatencyRollupUser,
+    PasswordResetToken,
     ProgressDay,
     ProgressUser,
     RejectedEvent,
@@ -51,6 +52,7 @@ ERASED_TABLES: tuple[Table, ...] = tuple(
         ProgressUser,
         RejectedEvent,
         RevokedToken,
+        PasswordResetToken,
     )
 )
 # Kept as anonymous rows (API health stays correct): their user_id becomes NULL.
