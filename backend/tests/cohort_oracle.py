@@ -1,11 +1,12 @@
 """Shared by the funnel and retention oracles (test_oracle_funnels.py,
 test_oracle_retention.py): the zones and DST instants they draw around, a hypothesis
-strategy for events, and the database steps of an example (reset, insert, erase). The
-references themselves live in the test modules, in plain Python."""
+strategy for events (of users, and of anonymous ids: oracle_support.actors), and the
+database steps of an example (reset, insert, link, erase). The references themselves live in
+the test modules, in plain Python, over `as_persons(events)`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,9 @@ from app.extensions import db
 from app.models import AnalyticsEvent, Base, User
 from app.services.privacy.erasure import erase_user
 from tests import services as svc
+from tests.oracle_support import Links as Links  # the oracles take these from here too
+from tests.oracle_support import actors, anonymous_id, forget_links, person, store_links
+from tests.oracle_support import links as links
 
 # +12:45/+13:45, +5:45, +5:30, +10:30/+11 (a 30-minute change), and Berlin's 23/25-hour days.
 ZONES = (
@@ -42,27 +46,30 @@ DATA: tuple[dict[str, Any], ...] = ({}, {"key": "val"}, {"key": "other"})
 @dataclass(frozen=True)
 class Event:
     id: int
-    user: int
+    user: int | None  # the stored user id; after as_persons, the person (see there)
     kind: str
     data: dict[str, Any]
     at: datetime
+    actor: int = 0  # oracle_support's actor: a user index, or -1 - k for anonymous id k
 
 
-# (user index, kind, data, seconds from the anchor): whole seconds, and often whole hours,
+# (actor, kind, data, seconds from the anchor): whole seconds, and often whole hours,
 # so that events share instants (ties) and sit on local midnights.
 Drawn = tuple[int, str, dict[str, Any], int]
 
 
-def drawn_events(users: int, *, days: int, kinds: tuple[str, ...] = KINDS) -> Any:
+def drawn_events(
+    users: int, *, days: int, kinds: tuple[str, ...] = KINDS, anonymous: bool = True
+) -> Any:
+    """Events of users and (`anonymous`) of anonymous ids."""
     span = days * 86400
     offset = st.one_of(
         st.integers(-days * 24, days * 24).map(lambda h: h * 3600),
         st.integers(-span, span),
         st.integers(-3, 3),
     )
-    return st.tuples(
-        st.integers(0, users - 1), st.sampled_from(kinds), st.sampled_from(DATA), offset
-    )
+    who = actors(users) if anonymous else st.integers(0, users - 1)
+    return st.tuples(who, st.sampled_from(kinds), st.sampled_from(DATA), offset)
 
 
 def local_date(moment: datetime, tz: str) -> date:
@@ -95,7 +102,8 @@ def insert(drawn: list[Drawn], users: list[int], anchor: datetime) -> list[Event
     """Store the drawn events in their order (ids follow it, not occurred_at)."""
     rows = [
         AnalyticsEvent(
-            user_id=users[u],
+            user_id=None if u < 0 else users[u],
+            anonymous_id=anonymous_id(u),
             event_type=kind,
             event_data=data,
             occurred_at=anchor + timedelta(seconds=s),
@@ -107,9 +115,31 @@ def insert(drawn: list[Drawn], users: list[int], anchor: datetime) -> list[Event
         db.session.add(row)
         db.session.flush()
     db.session.commit()
-    return [Event(r.id, r.user_id, r.event_type, r.event_data, r.occurred_at) for r in rows]
+    return [
+        Event(r.id, r.user_id, r.event_type, r.event_data, r.occurred_at, u)
+        for r, (u, *_) in zip(rows, drawn, strict=True)
+    ]
 
 
-def erase(user_id: int, events: list[Event]) -> list[Event]:
-    erase_user(user_id=user_id, requested_by="admin")
-    return [e for e in events if e.user != user_id]
+def link(new: Links, known: Links, users: list[int]) -> None:
+    """Link anonymous ids to users (the first link of an id stands; `known` follows)."""
+    store_links(new, known, users)
+
+
+def as_persons(events: list[Event], known: Links, users: list[int]) -> list[Event]:
+    """The events with `user` their person: the user's id, that of the user an anonymous id
+    is linked to, or the (negative, never internal) actor of an unlinked anonymous id."""
+    result = []
+    for e in events:
+        who = person(e.actor, known)
+        result.append(replace(e, user=users[who] if who >= 0 else who))
+    return result
+
+
+def erase(user: int, events: list[Event], known: Links, users: list[int]) -> tuple[
+    list[Event], Links
+]:
+    """Erase users[user]: their events go, with their linked anonymous ids' (and links)."""
+    erase_user(user_id=users[user], requested_by="admin")
+    left = [e for e in events if person(e.actor, known) != user]
+    return left, forget_links(known, user)

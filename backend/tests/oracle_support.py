@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import Base, User
+from app.models import AnonymousIdentity, Base, User
 from tests import services as svc
 
 # +12:45/+13:45 (changes at :45), +5:45, +5:30, +10:30/+11 (a 30-minute change), and a
@@ -70,6 +70,53 @@ def add_users(internal: Iterable[bool], prefix: str) -> list[int]:
     db.session.add_all(users)
     db.session.commit()
     return [user.id for user in users]
+
+
+# ---- persons: users and anonymous ids ---------------------------------------------------
+# An event's actor is a user index (0, 1, ...) or an anonymous id, -1 - k for "anon-k". Its
+# person is the user an anonymous id is linked to, or the anonymous id itself.
+ANONYMOUS_IDS = 3
+Links = dict[int, int]  # anonymous index k -> user index
+
+
+def actors(users: int) -> st.SearchStrategy[int]:
+    """A user index or an anonymous actor (about a third of the draws)."""
+    return st.integers(-ANONYMOUS_IDS, users - 1)
+
+
+def links(users: int) -> st.SearchStrategy[Links]:
+    return st.dictionaries(st.integers(0, ANONYMOUS_IDS - 1), st.integers(0, users - 1))
+
+
+def anonymous_id(actor: int) -> str | None:
+    return None if actor >= 0 else f"anon-{-1 - actor}"
+
+
+def person(actor: int, known: Links) -> int:
+    """The actor's person: a user index, or the (negative) anonymous actor if unlinked."""
+    return actor if actor >= 0 else known.get(-1 - actor, actor)
+
+
+def is_internal(person_index: int, internal: list[bool] | tuple[bool, ...]) -> bool:
+    return person_index >= 0 and internal[person_index]
+
+
+def store_links(new: Links, known: Links, user_ids: list[int]) -> None:
+    """Link the anonymous ids not linked yet (the first link stands); `known` follows."""
+    for k, user in sorted(new.items()):
+        if k not in known:
+            known[k] = user
+            db.session.add(
+                AnonymousIdentity(
+                    anonymous_id=f"anon-{k}", user_id=user_ids[user], linked_by="login"
+                )
+            )
+    db.session.commit()
+
+
+def forget_links(known: Links, user: int) -> Links:
+    """The links left once a user is erased (theirs go with them)."""
+    return {k: u for k, u in known.items() if u != user}
 
 
 def empty_tables() -> None:

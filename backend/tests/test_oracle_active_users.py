@@ -1,6 +1,7 @@
 """Active users against a plain-Python reference, cell by cell: random events in odd-offset
-zones and on DST days, late arrivals, erasure; every interval (week with both week
-starts); through the rollup and the raw path; on SQLite and PostgreSQL."""
+zones and on DST days, late arrivals, erasure; users counted as persons (anonymous ids linked
+to users, some late, some never); every interval (week with both week starts); through the
+rollup and the raw path; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from app import clock
 from app.services.insights.params import build_period
 from app.services.insights.reports import active_users
 from app.services.privacy import erasure
-from tests.zoned_events import World, add_users, reset_database, store, worlds
+from tests.oracle_support import Links, forget_links, person, store_links
+from tests.zoned_events import Ev, World, add_users, reset_database, store, worlds
 
 URL = "/api/v2/insights/active-users"
 WEEKDAY = {"monday": 0, "sunday": 6}
@@ -55,7 +57,8 @@ def reference(
     rows: list[tuple[int, datetime]], internal: set[int], tz: str, ask: Ask, interval: str,
     week_start: str,
 ) -> dict[str, Any]:
-    """rows: (user id, occurred_at) of every stored event."""
+    """rows: (person, occurred_at) of every stored event (a person: a user id, or a negative
+    unlinked anonymous actor, never internal)."""
     zone = ZoneInfo(tz)
     active: dict[date, set[int]] = {}
     for user, at in rows:
@@ -100,6 +103,13 @@ def reference(
 # ---- the property ----------------------------------------------------------------------
 
 
+def _person_id(event: Ev, ids: list[int], known: Links) -> int:
+    """The event's person: its user's id, or its unlinked anonymous actor (negative)."""
+    who = person(event.user, known)
+    return ids[who] if who >= 0 else who
+
+
+
 @st.composite
 def asks(draw: st.DrawFn, world: World) -> Ask:
     first = world.start.date() + timedelta(days=draw(st.integers(-3, 25)))
@@ -138,26 +148,35 @@ def _check(world: World, ask: Ask, rows: list[tuple[int, datetime]], internal: s
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_active_users_match_the_reference(app, data):
-    world = data.draw(worlds())
+    world = data.draw(worlds(anonymous=True))
     ask = data.draw(asks(world))
     with app.app_context():
         reset_database()
         clock.set_clock(lambda: ask.now)
         ids = add_users(world)
         internal = {ids[i] for i, flag in enumerate(world.internal) if flag}
+        known: Links = {}
+        store_links(world.links, known, ids)
         store(world.events, ids)
-        rows = [(ids[e.user], e.at) for e in world.events]
-        _check(world, ask, rows, internal, "first")
+        stored = list(world.events)
 
+        def rows() -> list[tuple[int, datetime]]:
+            return [(_person_id(e, ids, known), e.at) for e in stored]
+
+        _check(world, ask, rows(), internal, "first")
+
+        # Late events, and late links: anonymous histories already counted join their users.
         store(world.late, ids, received=ask.now)
-        rows += [(ids[e.user], e.at) for e in world.late]
-        _check(world, ask, rows, internal, "late")
+        stored += world.late
+        store_links(world.late_links, known, ids)
+        _check(world, ask, rows(), internal, "late")
 
         if world.erase is not None:
             gone = ids[world.erase]
             erasure.erase_user(user_id=gone, requested_by="admin", admin_user_id=None)
-            rows = [(user, at) for user, at in rows if user != gone]
-            _check(world, ask, rows, internal, "erased")
+            stored = [e for e in stored if person(e.user, known) != world.erase]
+            known = forget_links(known, world.erase)
+            _check(world, ask, rows(), internal, "erased")
         clock.set_clock(None)
 
 

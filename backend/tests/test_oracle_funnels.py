@@ -1,6 +1,7 @@
 """Funnels against a plain-Python reference, on random events in odd zones and DST days,
 with ties (events at one instant), same-type steps with different filters, late arrivals
-and erasure; both attempt rules; on SQLite and PostgreSQL.
+and erasure; users counted as persons (anonymous ids linked to users, some after their
+events were reported, some never); both attempt rules; on SQLite and PostgreSQL.
 
 Funnels have one path (raw events; no rollup), so each example runs that statement for
 `first` and for `best`."""
@@ -95,6 +96,8 @@ def cases(draw: Any) -> dict[str, Any]:
         "internal": draw(st.sets(st.integers(0, users - 1), max_size=1)),
         "events": draw(st.lists(drawn, min_size=3, max_size=30)),
         "late": draw(st.lists(drawn, max_size=8)),
+        "links": draw(oracle.links(users)),
+        "late_links": draw(oracle.links(users)),
         "anchor": anchor,
         "period": build_period(
             tz=tz, start=first, end=first + timedelta(days=draw(st.integers(0, 3)))
@@ -139,10 +142,14 @@ def test_funnels_equal_the_reference(app, at, case):
         oracle.reset()
         users = oracle.add_users(case["users"], internal=case["internal"])
         internal = {users[i] for i in case["internal"]}
+        known: oracle.Links = {}
+        oracle.link(case["links"], known, users)
         events = oracle.insert(case["events"], users, case["anchor"])
-        _check(events, internal, case, "first rows")
-        # Late arrivals: new ids, occurred_at anywhere (often before the report's rows).
+        _check(oracle.as_persons(events, known, users), internal, case, "first rows")
+        # Late arrivals: new ids, occurred_at anywhere (often before the report's rows), and
+        # late links: anonymous steps already reported join their users' paths.
         events += oracle.insert(case["late"], users, case["anchor"])
-        _check(events, internal, case, "late rows")
-        events = oracle.erase(users[case["erase"]], events)
-        _check(events, internal, case, "after erasure")
+        oracle.link(case["late_links"], known, users)
+        _check(oracle.as_persons(events, known, users), internal, case, "late rows")
+        events, known = oracle.erase(case["erase"], events, known, users)
+        _check(oracle.as_persons(events, known, users), internal, case, "after erasure")

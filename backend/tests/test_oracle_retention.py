@@ -1,5 +1,6 @@
 """Retention against a plain-Python reference, on random events in odd zones and DST days,
-with late arrivals and erasure: both cohort types, days and weeks (both week starts), on
+with late arrivals and erasure, users counted as persons (anonymous ids linked to users,
+some late, some never): both cohort types, days and weeks (both week starts), on
 and on_or_after, through the rollup path (user_event_spans) and the raw path; on SQLite
 and PostgreSQL."""
 
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
 
+from app.services.insights import persons
 from app.services.insights.params import build_period
 from app.services.insights.reports import retention
 from tests import cohort_oracle as oracle
@@ -69,14 +71,14 @@ def reference(
 
 
 def _drawn(users: int) -> Any:
-    """(user, kind, data, seconds from the anchor): whole days from the anchor, then often a
+    """(actor, kind, data, seconds from the anchor): whole days from the anchor, then often a
     local midnight's worth of hours or a few seconds, so cohorts and returns meet."""
     seconds = st.one_of(
         st.integers(-3, 3), st.integers(-14, 14).map(lambda h: h * 3600), st.integers(0, 86399)
     )
     return st.builds(
         lambda u, kind, days, s: (u, kind, {}, days * 86400 + s),
-        st.integers(0, users - 1),
+        oracle.actors(users),
         st.sampled_from(KINDS),
         st.integers(-4, 9),
         seconds,
@@ -95,6 +97,8 @@ def cases(draw: Any) -> dict[str, Any]:
         "internal": draw(st.sets(st.integers(0, users - 1), max_size=1)),
         "events": draw(st.lists(drawn, min_size=12, max_size=40)),
         "late": draw(st.lists(drawn, min_size=1, max_size=10)),
+        "links": draw(oracle.links(users)),
+        "late_links": draw(oracle.links(users)),
         "anchor": anchor,
         "now": anchor + timedelta(hours=draw(st.integers(0, 24 * 12))),
         "tz": tz,
@@ -142,6 +146,7 @@ def _check(events: list[Event], internal: set[int], case: dict[str, Any], when: 
         7 if case["unit"] == "week" else 1,
         case["periods"],
         recurring=case["cohort_type"] == "recurring",
+        events=persons.persons().events(),
     )
     assert query.scan_counts() == query.counts(spans=False), when
 
@@ -160,11 +165,15 @@ def test_retention_equals_the_reference(app, at, case):
         oracle.reset()
         users = oracle.add_users(case["users"], internal=case["internal"])
         internal = {users[i] for i in case["internal"]}
+        known: oracle.Links = {}
+        oracle.link(case["links"], known, users)
         events = oracle.insert(case["events"], users, case["anchor"])
-        _check(events, internal, case, "first rows")
+        _check(oracle.as_persons(events, known, users), internal, case, "first rows")
         # Late arrivals after the spans were folded: new ids, often older occurred_at (a
-        # new first event moves a user to an earlier cohort).
+        # new first event moves a user to an earlier cohort); late links likewise (an
+        # anonymous first event moves its user's cohort).
         events += oracle.insert(case["late"], users, case["anchor"])
-        _check(events, internal, case, "late rows")
-        events = oracle.erase(users[case["erase"]], events)
-        _check(events, internal, case, "after erasure")
+        oracle.link(case["late_links"], known, users)
+        _check(oracle.as_persons(events, known, users), internal, case, "late rows")
+        events, known = oracle.erase(case["erase"], events, known, users)
+        _check(oracle.as_persons(events, known, users), internal, case, "after erasure")

@@ -1,7 +1,8 @@
 """Trends against a plain-Python reference: every interval (hour, day, week from monday or
 sunday, month), with and without a breakdown (an event_data key, or the context column
 platform, which holds the same text), with compare=previous; events around DST
-changes in zones with odd offsets, late arrivals and erasure; through the activity rollup
+changes in zones with odd offsets, late arrivals and erasure; users counted as persons
+(anonymous ids linked to users, some late, some never); through the activity rollup
 (daily, no breakdown) and raw rows, on both databases."""
 
 from __future__ import annotations
@@ -21,21 +22,29 @@ from app.services.insights.reports import trends
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
     ZONES,
+    Links,
+    actors,
     add_users,
+    anonymous_id,
     bucket_labels,
     changes_of,
     dates,
     empty_tables,
+    forget_links,
+    is_internal,
     labeller,
+    links,
     local_date,
     moments,
+    person,
     settings_kwargs,
+    store_links,
 )
 
 TYPES = ["app_opened", "plan_viewed"]
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 MISSING = object()  # the key absent from event_data
-Event = tuple[int, str, datetime, Any]  # user index, type, occurred_at, value of "v"
+Event = tuple[int, str, datetime, Any]  # actor (oracle_support), type, occurred_at, value of "v"
 
 
 def _json_text(value: Any) -> str | None:
@@ -50,6 +59,7 @@ def _json_text(value: Any) -> str | None:
 def expected(
     events: list[Event],
     internal: list[bool],
+    known: Links,
     *,
     tz: str,
     first: date,
@@ -62,12 +72,13 @@ def expected(
 ) -> dict[tuple[str, str | None, bool], list[tuple[str, bool, int, int]]]:
     """{(type, value, other): [(bucket, partial, events, users)]}: the events whose local
     date in tz is first..last, per bucket; `top` the breakdown values of the reported
-    period (the others are `other`)."""
+    period (the others are `other`); users are persons (`known`: the links)."""
     label_of = labeller(tz, first, last, interval, week_start)
     kept = [
-        e
+        (person(e[0], known), *e[1:])
         for e in events
-        if first <= local_date(e[2], tz) <= last and (include_internal or not internal[e[0]])
+        if first <= local_date(e[2], tz) <= last
+        and (include_internal or not is_internal(person(e[0], known), internal))
     ]
     if breakdown and top is None:
         top = sorted({v for *_, value in kept if (v := _json_text(value)) is not None})
@@ -104,7 +115,7 @@ def _got(series: list[trends.TrendSeries]) -> dict[Any, list[tuple[str, bool, in
 
 def _events(anchor: datetime, users: int) -> st.SearchStrategy[list[Event]]:
     value = st.sampled_from([MISSING, None, "a", "b", 1, True])
-    event = st.tuples(st.integers(0, users - 1), st.sampled_from(TYPES), moments(anchor), value)
+    event = st.tuples(actors(users), st.sampled_from(TYPES), moments(anchor), value)
     return st.lists(event, max_size=30)
 
 
@@ -120,6 +131,8 @@ def _scenario(draw: Any) -> dict[str, Any]:
         "internal": internal,
         "events": draw(_events(anchor, len(internal))),
         "late": draw(_events(anchor, len(internal))),
+        "links": draw(links(len(internal))),
+        "late_links": draw(links(len(internal))),
         "erase": draw(st.none() | st.integers(0, len(internal) - 1)),
         "tz": tz,
         "interval": interval,
@@ -135,7 +148,8 @@ def _scenario(draw: Any) -> dict[str, Any]:
 def _insert(events: list[Event], user_ids: list[int], received: datetime) -> None:
     db.session.add_all(
         AnalyticsEvent(
-            user_id=user_ids[user],
+            user_id=None if actor < 0 else user_ids[actor],
+            anonymous_id=anonymous_id(actor),
             event_type=kind,
             event_data={} if value is MISSING else {"v": value},
             # The context column holds the text event_data ->> 'v' gives: one reference.
@@ -143,7 +157,7 @@ def _insert(events: list[Event], user_ids: list[int], received: datetime) -> Non
             occurred_at=moment,
             created_at=received,
         )
-        for user, kind, moment, value in events
+        for actor, kind, moment, value in events
     )
     db.session.commit()
 
@@ -157,6 +171,8 @@ def test_trends_equal_the_reference(app):
             empty_tables()
             clock.set_clock(lambda: NOW)
             user_ids = add_users(s["internal"], "t")
+            known: Links = {}
+            store_links(s["links"], known, user_ids)
             events = list(s["events"])
             _insert(events, user_ids, NOW - timedelta(days=1))
             period = build_period(
@@ -177,13 +193,15 @@ def test_trends_equal_the_reference(app):
 
             def compare(when: str) -> None:
                 current = expected(
-                    events, s["internal"], first=period.start_date, last=period.end_date, **args
+                    events, s["internal"], known, first=period.start_date, last=period.end_date,
+                    **args,
                 )
                 top = sorted({v for (_, v, other) in current if v is not None and not other})
                 before = period.previous()
                 previous = expected(
                     events,
                     s["internal"],
+                    known,
                     first=before.start_date,
                     last=before.end_date,
                     top=top if s["breakdown"] else None,
@@ -204,13 +222,16 @@ def test_trends_equal_the_reference(app):
                         assert _got(result.previous) == previous, (when, rollup, "previous")
 
             compare("first")
-            # Late arrivals: received now, occurred days ago, after the reports above ran.
+            # Late arrivals: received now, occurred days ago, after the reports above ran;
+            # links made now join anonymous histories already counted to their users.
             _insert(s["late"], user_ids, NOW)
             events += s["late"]
+            store_links(s["late_links"], known, user_ids)
             compare("late")
             if s["erase"] is not None:
                 erasure_service.erase_user(user_id=user_ids[s["erase"]], requested_by="admin")
-                events = [e for e in events if e[0] != s["erase"]]
+                events = [e for e in events if person(e[0], known) != s["erase"]]
+                known = forget_links(known, s["erase"])
                 compare("erased")
             clock.set_clock(None)
 

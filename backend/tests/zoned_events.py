@@ -8,7 +8,7 @@ examples. The references the tests compare with are plain Python over these same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AnalyticsEvent, Base, User
+from tests.oracle_support import Links, actors, anonymous_id, links
 
 # +12:45/+13:45, +5:45, +5:30, and a half-hour DST (+10:30/+11).
 ZONES = ("Pacific/Chatham", "Asia/Kathmandu", "Asia/Kolkata", "Australia/Lord_Howe")
@@ -36,7 +37,7 @@ DST_CHANGES = (
 
 @dataclass(frozen=True)
 class Ev:
-    user: int  # an index into World.internal
+    user: int  # an index into World.internal, or an anonymous actor (oracle_support.actors)
     at: datetime
     event_type: str
 
@@ -50,6 +51,8 @@ class World:
     events: tuple[Ev, ...]
     late: tuple[Ev, ...]  # stored after the first reports ran (older occurred_at, new ids)
     erase: int | None  # a user erased after that
+    links: Links = field(default_factory=dict)  # anonymous ids linked before the first reports
+    late_links: Links = field(default_factory=dict)  # and with the late events
 
 
 def local_midnight(day: date, tz: str) -> datetime:
@@ -73,23 +76,26 @@ def moments(draw: st.DrawFn, tz: str, start: datetime, end: datetime) -> datetim
 
 
 @st.composite
-def worlds(draw: st.DrawFn, *, min_users: int = 1, max_users: int = 5, max_events: int = 40
-           ) -> World:
+def worlds(draw: st.DrawFn, *, min_users: int = 1, max_users: int = 5, max_events: int = 40,
+           anonymous: bool = False) -> World:
+    """`anonymous`: events of anonymous ids too, some linked to users (some late)."""
     tz = draw(st.sampled_from(ZONES))
     start, end = draw(st.sampled_from(WINDOWS))
     users = draw(st.integers(min_users, max_users))
     internal = tuple(draw(st.lists(st.booleans(), min_size=users, max_size=users)))
 
     def events(n: int, until: datetime) -> tuple[Ev, ...]:
-        one = st.builds(
-            Ev, st.integers(0, users - 1), moments(tz, start, until), st.sampled_from(TYPES)
-        )
+        who = actors(users) if anonymous else st.integers(0, users - 1)
+        one = st.builds(Ev, who, moments(tz, start, until), st.sampled_from(TYPES))
         return tuple(draw(st.lists(one, max_size=n)))
 
     first = events(max_events, end)
     late = events(max_events // 4, end - timedelta(days=3))
     erase = draw(st.none() | st.integers(0, users - 1))
-    return World(tz, start, end, internal, first, late, erase)
+    if not anonymous:
+        return World(tz, start, end, internal, first, late, erase)
+    return World(tz, start, end, internal, first, late, erase, draw(links(users)),
+                 draw(links(users)))
 
 
 def reset_database() -> None:
@@ -119,8 +125,9 @@ def store(events: tuple[Ev, ...], ids: list[int], *, received: datetime | None =
     (event id, event) of each."""
     ordered = sorted(events, key=lambda e: e.at, reverse=True)
     rows = [
-        AnalyticsEvent(user_id=ids[e.user], event_type=e.event_type, event_data={},
-                       occurred_at=e.at, created_at=received or e.at)
+        AnalyticsEvent(user_id=None if e.user < 0 else ids[e.user],
+                       anonymous_id=anonymous_id(e.user), event_type=e.event_type,
+                       event_data={}, occurred_at=e.at, created_at=received or e.at)
         for e in ordered
     ]
     db.session.add_all(rows)
