@@ -1,4 +1,5 @@
-"""Every request under /api/ writes one request_logs row: what it holds and what it never holds."""
+"""Every request under /api/ and /v1/ writes one request_logs row: what it holds and what it
+never holds."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from app import clock
 from app.services.request_logs.capture import get_writer
+from tests.segment_support import NOW, basic, create_key, message
 
 COLUMNS = "endpoint, method, status, latency_ms, user_id, ip_address, created_at"
 
@@ -210,3 +212,21 @@ def test_request_logging_can_be_disabled(app_factory, query):
     assert client.get("/api/v2/auth/me").status_code == 401
     flush(app)
     assert logs(query) == []
+
+
+def test_segment_v1_requests_are_logged_without_their_write_key(
+    app, client, query, flush_logs, at
+):
+    at(NOW)
+    key = create_key(app)
+    stored = client.post("/v1/track", json=message(), headers=basic(key))
+    assert stored.status_code == 200, stored.get_data(as_text=True)
+    assert client.post("/v1/batch", json={"batch": []}, headers=basic("wrong")).status_code == 401
+    flush_logs()
+    rows = logs(query)
+    assert [(r["endpoint"], r["method"], r["status"], r["user_id"]) for r in rows] == [
+        ("/v1/track", "POST", 200, None),
+        ("/v1/batch", "POST", 401, None),
+    ]
+    text = " ".join(str(value) for row in query("SELECT * FROM request_logs") for value in row)
+    assert key not in text

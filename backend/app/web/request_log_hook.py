@@ -1,4 +1,5 @@
-"""Hooks that record one request_logs row per API request, off the request's path.
+"""Hooks that record one request_logs row per API request (/api/ and /v1/), off the
+request's path.
 
 The hook reads what only the request knows (route template, status, latency, the token's
 user, the client address) and hands it to the submit function the app factory gives it
@@ -21,6 +22,8 @@ UNMATCHED = "<unmatched>"
 # request_logs.endpoint's width. Templates are the app's own (a few dozen, short); the bound
 # only keeps a future long template from failing a whole batch of the writer's insert.
 _ENDPOINT_MAX = 255
+# The API and Segment's /v1 ingestion; not the docs page and document.
+_LOGGED_PREFIXES = ("/api/", "/v1/")
 _NOT_LOGGED_PREFIXES = ("/api/docs", "/api/openapi.json")
 
 
@@ -57,7 +60,8 @@ def _user_id(req: Request, ctx: _AppCtxGlobals) -> int | None:
     """
     jwt_data = ctx.get("_jwt_extended_jwt")
     if not jwt_data:
-        if not req.headers.get("Authorization"):
+        # No bearer token (none, or /v1's Basic write key): nobody to verify.
+        if not req.headers.get("Authorization", "").startswith("Bearer "):
             return None
         try:
             verified = verify_jwt_in_request(optional=True, verify_type=False)
@@ -78,7 +82,7 @@ def _record(status: int) -> None:
         return
     req = request._get_current_object()  # type: ignore[attr-defined]
     path = req.path
-    if not path.startswith("/api/") or path.startswith(_NOT_LOGGED_PREFIXES):
+    if not path.startswith(_LOGGED_PREFIXES) or path.startswith(_NOT_LOGGED_PREFIXES):
         return
     ctx._request_logged = True
     started = ctx.get("started")
