@@ -4,8 +4,10 @@ another process within TOKEN_CACHE_SECONDS."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -28,9 +30,17 @@ def other_process(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def statements(app) -> list[str]:
+    """SQL the requests run (the test client serves them in this thread), not what the
+    request-log writer's thread flushes meanwhile."""
     seen: list[str] = []
+    requests_thread = threading.get_ident()
+
+    def record(*args: Any) -> None:
+        if threading.get_ident() == requests_thread:
+            seen.append(args[2])
+
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        event.listen(db.engine, "before_cursor_execute", record)
     return seen
 
 
@@ -49,6 +59,23 @@ def test_a_known_token_is_checked_without_a_query(client, auth, statements):
         assert r.status_code == 200
         assert r.get_json()["email"] == user.user["email"]
     assert statements == []
+
+
+def test_a_write_to_a_table_named_like_users_keeps_the_cache(app, client, auth, statements):
+    """Only `users` and `revoked_tokens` themselves: a rollup such as progress_users,
+    written on every fold, must not send each next request to the database."""
+    user = auth()
+    assert client.get(ME, headers=user.headers).status_code == 200  # cached
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM progress_users WHERE user_id = -1"))
+        conn.execute(text("DELETE FROM latency_rollup_users WHERE user_id = -1"))
+    statements.clear()
+    assert client.get(ME, headers=user.headers).status_code == 200
+    assert statements == []
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET display_name = display_name WHERE id = -1"))
+    assert client.get(ME, headers=user.headers).status_code == 200
+    assert statements != []  # the write to users itself emptied the cache
 
 
 def test_a_logout_is_refused_at_once_in_the_process_that_made_it(client, auth):

@@ -77,6 +77,12 @@ class ApiBlueprint(Blueprint):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._prepare_problem_doc)
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        # webargs instantiates a Schema class on every request it parses: once, here.
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def add_url_rule(
         self, rule: str, endpoint: str | None = None, view_func: Any = None, *args: Any, **kw: Any
     ) -> None:

@@ -20,8 +20,13 @@ from app.extensions import db
 from app.models import AnalyticsEvent
 from app.services.group_commit import GroupCommitter
 from app.services.ingestion.batch import insert_ignoring_duplicates
-from app.services.ingestion.checks import IngestPolicy, check_data, check_event_type, place_in_time
-from app.services.ingestion.storability import EventDataError, check_event_data
+from app.services.ingestion.checks import (
+    IngestPolicy,
+    check_data_json,
+    check_event_type,
+    place_in_time,
+)
+from app.services.ingestion.storability import EventDataError, check_event_data, event_data_json
 from app.services.privacy.opt_out import skip_opted_out
 
 log = logging.getLogger(__name__)
@@ -98,12 +103,45 @@ def _store(conn: Connection, values: dict[str, Any], *, idempotent: bool) -> Tra
     event_id = conn.execute(stmt.returning(_events.c.id)).scalar_one_or_none()
     if event_id is not None:
         return TrackedEvent(AnalyticsEvent(id=event_id, **values))
+    return TrackedEvent(_original(conn, values), duplicate=True)
+
+
+def _original(conn: Connection, values: dict[str, Any]) -> AnalyticsEvent:
+    """The event stored before under values' (user_id, event_id)."""
     original = conn.execute(
         select(_events).where(
             _events.c.user_id == values["user_id"], _events.c.event_id == values["event_id"]
         )
     ).one()
-    return TrackedEvent(AnalyticsEvent(**original._asdict()), duplicate=True)
+    return AnalyticsEvent(**original._asdict())
+
+
+# PostgreSQL, one event: a statement of constant text (prepared by psycopg after a few
+# uses, no SQLAlchemy compilation), event_data as the JSON text the checks produced. ON
+# CONFLICT makes it repeatable: run again after a dropped connection, it stores nothing
+# twice and the event stored the first time is read back.
+_PG_INSERT_ONE = (
+    f"INSERT INTO {_events.name}"
+    " (user_id, event_type, event_data, created_at, event_id, occurred_at)"
+    " VALUES (%(user_id)s, %(event_type)s, %(event_data_json)s::jsonb, %(created_at)s,"
+    " %(event_id)s, %(occurred_at)s)"
+    " ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id"
+)
+
+
+def _store_repeatable(
+    conn: Connection, values: dict[str, Any], data_json: str, *, idempotent: bool
+) -> TrackedEvent:
+    """_store for PostgreSQL, safe to run twice (see _PG_INSERT_ONE).
+
+    A conflict is a duplicate only when the client chose the event_id (idempotent); an
+    event_id of ours conflicts only with this very event, stored by an earlier attempt.
+    """
+    params = values | {"event_data_json": data_json}
+    event_id = conn.exec_driver_sql(_PG_INSERT_ONE, params).scalar()
+    if event_id is not None:
+        return TrackedEvent(AnalyticsEvent(id=event_id, **values))
+    return TrackedEvent(_original(conn, values), duplicate=idempotent)
 
 
 def _store_and_commit(session: Session, values: dict[str, Any], *,
@@ -194,7 +232,7 @@ class AnalyticsService:
             "event_id": uuid.uuid4(),
             "occurred_at": created_at,
         }
-        tracked = _record(values, idempotent=False)
+        tracked = _record(values, event_data_json(data), idempotent=False)
         return tracked.event if tracked is not None else None
 
     @staticmethod
@@ -215,7 +253,7 @@ class AnalyticsService:
         None (logged) when the database fails.
         """
         check_event_type(event_type, policy)
-        data = check_data(event_type, event_data, policy)
+        data, data_json = check_data_json(event_type, event_data, policy)
         occurred, clamped = place_in_time(
             occurred_at=occurred_at, sent_at=sent_at, received_at=received_at
         )
@@ -230,7 +268,7 @@ class AnalyticsService:
             "event_id": event_id or uuid.uuid4(),
             "occurred_at": occurred,
         }
-        tracked = _record(values, idempotent=event_id is not None)
+        tracked = _record(values, data_json, idempotent=event_id is not None)
         if tracked is None:
             return None
         metrics.count_events("duplicate" if tracked.duplicate else "accepted", 1)
@@ -252,8 +290,11 @@ def _committer(session: Session) -> GroupCommitter | None:
 _COMMITTERS: weakref.WeakKeyDictionary[Any, GroupCommitter] = weakref.WeakKeyDictionary()
 
 
-def _record(values: dict[str, Any], *, idempotent: bool) -> TrackedEvent | None:
-    """Store one event in a transaction of its own (see AnalyticsService.track)."""
+def _record(values: dict[str, Any], data_json: str, *, idempotent: bool) -> TrackedEvent | None:
+    """Store one event in a transaction of its own (see AnalyticsService.track).
+
+    data_json: event_data's compact JSON text, as stored.
+    """
     session = db.session()
     try:
         if _caller_has_written(session):
@@ -262,8 +303,12 @@ def _record(values: dict[str, Any], *, idempotent: bool) -> TrackedEvent | None:
         committer = _committer(session)
         if committer is not None:
             # Committed with the events of concurrent requests, on a connection of its own
-            # (nothing of the caller's is in it); returns once committed.
-            return committer.run(lambda conn: _store(conn, values, idempotent=idempotent))
+            # (nothing of the caller's is in it); returns once committed. Alone, it is one
+            # autocommitted statement: repeatable, so it may be run twice (see the committer).
+            return committer.run(
+                lambda conn: _store_repeatable(conn, values, data_json, idempotent=idempotent),
+                repeatable=True,
+            )
         if _caller_is_clean(session):
             return _store_and_commit(session, values, idempotent=idempotent)
         with db.engine.begin() as conn:

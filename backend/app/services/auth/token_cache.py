@@ -18,6 +18,7 @@ the cache off (every request asks the database, as before).
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Callable
@@ -35,7 +36,8 @@ from app.extensions import db
 from app.models import User
 
 MAX_ENTRIES = 10_000  # per app; when full it starts over
-_WATCHED_TABLES = ("users", "revoked_tokens")
+# Whole names: a write to progress_users or latency_rollup_users is not a write to users.
+_WATCHED_TABLES = re.compile(r"\b(?:users|revoked_tokens)\b")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNC", "COPY ")
 _DIRTY = "token_cache_dirty"
 _EXTENSION = "token_cache"
@@ -117,8 +119,7 @@ def _writes_watched_table(statement: str) -> bool:
     head = statement.lstrip()[:6].upper()
     if not head.startswith(_WRITES):
         return False
-    lowered = statement.lower()
-    return any(table in lowered for table in _WATCHED_TABLES)
+    return _WATCHED_TABLES.search(statement.lower()) is not None
 
 
 def invalidate_all() -> None:
