@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.services.analytics_service import AnalyticsService
+from app.services.analytics_service import AnalyticsService, _store_repeatable
 from app.services.group_commit import GroupCommitter
 
 WAIT = 10.0  # seconds any condition below may take before the test fails
+
+
+def db_is_postgresql(app: Any) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
 
 
 def _wait_for(condition: Callable[[], bool]) -> None:
@@ -165,3 +173,40 @@ def test_more_writes_queued_than_a_group_holds_each_get_their_own_result(
     assert len(stored) == 6
     assert {n: results[n] for n in range(6)} == {n: stored[f"q{n}@example.com"] for n in range(6)}
     assert committer.writes == 6
+
+
+def test_a_repeatable_write_alone_runs_in_autocommit_and_others_in_a_transaction(app):
+    if not db_is_postgresql(app):
+        pytest.skip("psycopg's autocommit flag; SQLite's track path commits in the session")
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+
+    def autocommit(conn: Connection) -> bool:
+        return bool(conn.connection.dbapi_connection.autocommit)
+
+    assert committer.run(autocommit, repeatable=True) is True  # one statement, its own
+    assert committer.run(autocommit) is False  # BEGIN ... COMMIT, as a group would
+
+
+def test_a_tracked_event_stored_twice_by_a_retry_is_one_row(app, auth, query):
+    """The autocommitted insert may be run again after a dropped connection (its first run
+    may or may not have been committed): the second run stores nothing and reads back the
+    first one's event, which is not a client's duplicate."""
+    if not db_is_postgresql(app):
+        pytest.skip("the repeatable insert is PostgreSQL's path")
+    user = auth()
+    values = {
+        "user_id": user.user["id"], "event_type": "app_opened", "event_data": {"n": 1},
+        "created_at": datetime.now(UTC), "event_id": uuid.uuid4(),
+        "occurred_at": datetime.now(UTC),
+    }
+    with app.app_context(), db.engine.connect() as conn:
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        first = _store_repeatable(auto, values, '{"n": 1}', idempotent=False)
+        again = _store_repeatable(auto, values, '{"n": 1}', idempotent=False)
+        client_retry = _store_repeatable(auto, values, '{"n": 1}', idempotent=True)
+    assert first.event.id == again.event.id == client_retry.event.id
+    assert (first.duplicate, again.duplicate, client_retry.duplicate) == (False, False, True)
+    rows = query("SELECT id, event_data FROM analytics_events WHERE event_id = :e",
+                 {"e": str(values["event_id"])})
+    assert rows == [(first.event.id, {"n": 1})]
