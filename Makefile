@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 # bench) add the dev/test extras (pytest, schemathesis, playwright...) on top, once.
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# The `clickhouse` extra (chDB, clickhouse-connect) is installed by `make run` only when
+# ANALYTICS_STORE names ClickHouse (in the environment or a .env); `make test` always has it.
+ANALYTICS_STORE ?= $(shell sed -n 's/^ANALYTICS_STORE=//p' .env backend/.env 2>/dev/null | tail -n 1)
+CH_STAMP := $(VENV)/.installed-clickhouse
+STORE_STAMP := $(if $(filter chdb:% clickhouse:% clickhouses:%,$(ANALYTICS_STORE)),$(CH_STAMP),)
 export FLASK_APP := app
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -22,9 +27,13 @@ $(DEV_STAMP): $(RUN_STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 
-install: $(RUN_STAMP)
+$(CH_STAMP): $(RUN_STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[clickhouse]'
+	touch $(CH_STAMP)
 
-migrate: $(RUN_STAMP)
+install: $(RUN_STAMP) $(STORE_STAMP)
+
+migrate: $(RUN_STAMP) $(STORE_STAMP)
 	cd backend && ../$(BIN)/flask db upgrade
 
 seed: migrate

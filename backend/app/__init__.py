@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
+    from app.services.analytics_store import store as analytics_store
     from app.services.insights.reader import register_reader
     from app.services.request_logs import capture
     from app.web.rate_limit_headers import register_rate_limit_headers
@@ -114,6 +115,7 @@ def register_hooks(app: Flask) -> None:
         request_logs = capture.install(app, db.engine, app.config)
     register_request_logging(app, request_logs.submit)
     register_reader(app)
+    analytics_store.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

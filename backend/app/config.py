@@ -191,6 +191,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Sessions report: a gap this long (or longer) between a person's events starts a
         # new session (docs/REPORTS.md, Sessions).
         "SESSION_GAP_MINUTES": int(os.environ.get("SESSION_GAP_MINUTES", 30)),
+        # Where reports read events and request logs: "app" (this database), chdb:///path or
+        # clickhouse://user:password@host:port/db (docs/CLICKHOUSE.md).
+        "ANALYTICS_STORE": os.environ.get("ANALYTICS_STORE", "app"),
+        # Seconds a report may spend shipping new rows to ClickHouse before it reads.
+        "ANALYTICS_SHIP_ON_READ_SECONDS": float(
+            os.environ.get("ANALYTICS_SHIP_ON_READ_SECONDS", 2.0)
+        ),
         "INTERNAL_EMAIL_DOMAINS": tuple(
             d.lower().lstrip("@") for d in _env_list("INTERNAL_EMAIL_DOMAINS", ())
         ),

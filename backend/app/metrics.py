@@ -97,6 +97,23 @@ def count_log_dropped(reason: str, n: int = 1) -> None:
     """Request log rows lost: "queue_full" or "spool_full"."""
     if n > 0:
         LOGS_DROPPED.labels(reason=reason).inc(n)
+ANALYTICS_SHIP_LAG = Gauge(
+    "challenge_analytics_ship_lag_seconds",
+    "Age of the oldest row not yet shipped to the analytics store (ClickHouse), per source",
+    ["source"],
+    multiprocess_mode="max",
+)
+ANALYTICS_SHIP_PENDING = Gauge(
+    "challenge_analytics_ship_pending_ids",
+    "Ids above the shipped watermark (rows not yet in ClickHouse, gaps included), per source",
+    ["source"],
+    multiprocess_mode="max",
+)
+
+
+def set_ship_lag(source: str, seconds: float, pending_ids: int) -> None:
+    ANALYTICS_SHIP_LAG.labels(source=source).set(seconds)
+    ANALYTICS_SHIP_PENDING.labels(source=source).set(pending_ids)
 
 
 def count_log_spooled(n: int) -> None:

@@ -29,7 +29,7 @@ from app.services.request_logs.capture import get_writer
 from tests import services as svc
 
 # Fixtures shared by several test modules but living with their data (data sets, etc.).
-pytest_plugins = ["tests.insights_data"]
+pytest_plugins = ["tests.insights_data", "tests.store_support"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_URL = os.environ.get(

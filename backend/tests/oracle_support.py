@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import AnonymousIdentity, Base, User
 from tests import services as svc
+from tests.store_support import empty_store
 
 # +12:45/+13:45 (changes at :45), +5:45, +5:30, +10:30/+11 (a 30-minute change), and a
 # plain European day of 23 and 25 hours.
@@ -125,6 +126,7 @@ def empty_tables() -> None:
     db.session.rollback()
     db.session.close()
     svc.empty_all_tables(db.engine, Base.metadata)
+    empty_store()
 
 
 def local_date(moment: datetime, tz: str) -> date:

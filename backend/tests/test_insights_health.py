@@ -1,7 +1,9 @@
-"""API health, user timeline and realtime: exact numbers on both databases."""
+"""API health, user timeline and realtime: exact numbers on both databases, read from the
+app database and from ClickHouse (chDB)."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 from app.extensions import db
@@ -10,6 +12,11 @@ from tests.insights_data import BERLIN, event, get
 URL = "/api/v2/insights"
 DAY = "/api/v2/plans/<int:day>"
 COMPLETE = "/api/v2/plans/<int:day>/complete"
+
+
+@pytest.fixture
+def app(store_app):
+    return store_app
 
 
 def stats(item):

@@ -58,7 +58,8 @@ def around(draw: st.DrawFn, now: datetime, users: int) -> Ev:
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
-def test_realtime_matches_the_reference(app, data):
+def test_realtime_matches_the_reference(store_app, data):
+    app = store_app
     world = data.draw(worlds(max_events=0))
     now = data.draw(moments(world.tz, world.start, world.end))
     users = len(world.internal)

@@ -79,7 +79,8 @@ def _newest_first(keys: list[Key]) -> list[Key]:
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
-def test_timeline_pages_match_the_reference(app, data):
+def test_timeline_pages_match_the_reference(store_app, data):
+    app = store_app
     world = data.draw(worlds(min_users=2, max_events=30))
     logs = data.draw(_logs(world, 15))
     late_logs = data.draw(_logs(world, 5))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import AnalyticsEvent, Base, User
 from tests.oracle_support import Links, actors, anonymous_id, links
+from tests.store_support import empty_store
 
 # +12:45/+13:45, +5:45, +5:30, and a half-hour DST (+10:30/+11).
 ZONES = ("Pacific/Chatham", "Asia/Kathmandu", "Asia/Kolkata", "Australia/Lord_Howe")
@@ -106,6 +107,7 @@ def reset_database() -> None:
     with db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+    empty_store()
 
 
 def add_users(world: World) -> list[int]:

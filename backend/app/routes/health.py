@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import problem
 from app.extensions import db, limiter
+from app.services.analytics_store import status as store_status
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def _request_log_state() -> dict[str, int]:
 
 @health_bp.get("/readyz")
 def readyz() -> Any:
-    """Ready when the database answers; a dead rate-limit storage only degrades."""
+    """Ready when the database answers; a dead rate-limit storage or analytics store
+    (ClickHouse) only degrades."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -92,7 +94,13 @@ def readyz() -> Any:
             headers={"Retry-After": "5"},
             extra={"checks": checks, "request_log": request_log},
         )
-    return {"status": "ready", "checks": checks, "request_log": request_log}
+    body = {"status": "ready", "checks": checks, "request_log": request_log}
+    # ClickHouse down only degrades: events are still accepted and shipped later.
+    store = store_status.describe()
+    if store is not None:
+        checks["analytics_store"] = store["state"]
+        body["analytics_store"] = store
+    return body
 
 
 @health_bp.get("/api/docs/assets/<path:filename>")

@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from app import metrics
 from app.errors import problem
+from app.services.analytics_store import status as store_status
 
 metrics_bp = Blueprint("metrics", __name__)
 
@@ -65,6 +66,7 @@ def get_metrics() -> Any:
     if denied is not None:
         return denied
     writer = current_app.extensions.get("request_log_writer")
+    store_status.describe(reach_store=False)  # publishes the shipping lag, if any
     body = metrics.render(writer)
     return Response(body, mimetype=None, content_type=metrics.CONTENT_TYPE_LATEST)
 

@@ -28,6 +28,7 @@ from app.models import (
     UserEventSpan,
     UserLikedVideo,
 )
+from app.services.analytics_store import erasure as store_erasure
 from app.services.auth.service import verify_password
 from app.services.identity import links
 from app.services.insights.rollups import activity as activity_rollup
@@ -109,6 +110,12 @@ def erase_user(
         latency_rollup.forget_user(db.session, user_id)
         event_spans.forget_user(session=db.session, user_id=user_id)
         progress_rollup.forget_user(session=db.session, user_id=user_id)
+        # The analytics store (ClickHouse) first: if it cannot erase, nothing is erased.
+        store_erasure.erase_user(
+            db.session,
+            user_id=user_id,
+            anonymous_ids=list(db.session.scalars(links.anonymous_ids_of(user_id))),
+        )
         # The person's anonymous history: events of every anonymous id linked to the user
         # (before the links go with ERASED_TABLES).
         events = AnalyticsEvent.__table__

@@ -7,6 +7,7 @@ Two ways to answer, the same document either way (its `percentiles` field says w
 The histogram answers when the period holds more than API_HEALTH_EXACT_MAX_REQUESTS
 requests (config, 100,000 by default; counted from the rollup), the raw rows otherwise,
 when asked (exact=True), or when a period edge is off the 15-minute UTC grid.
+With ClickHouse as the analytics store (ANALYTICS_STORE), always exact, from there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import LatencyRollup, RequestLog
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import api_health as store_api_health
 from app.services.insights.params import Period, local_midnight
 from app.services.insights.reader import reader
 from app.services.insights.rollups import latency as latency_rollup
@@ -141,6 +144,9 @@ def run(
     exact: bool = False,
 ) -> ApiHealthResult:
     """The report; from the histogram rollup when the period holds many requests."""
+    store = store_reading.for_reports()
+    if store is not None:
+        return _from_store(store, period, endpoint, method)
     if not exact:
         result = _from_histogram(period, endpoint, method)
         if result is not None:
@@ -167,6 +173,20 @@ def _exact(period: Period, endpoint: str | None, method: str | None) -> ApiHealt
             stmt = stmt.where(logs.c.method == method)
         found = {r.bucket: _values(r) for r in reader().execute(stmt.group_by(logs.c.bucket))}
         series = _points(period, found)
+    return ApiHealthResult(period, routes, _slowest(routes), endpoint, method, series)
+
+
+def _from_store(
+    store: store_reading.ReportClient, period: Period, endpoint: str | None, method: str | None
+) -> ApiHealthResult:
+    routes = [
+        RouteHealth(endpoint=r.endpoint, method=r.method, **_values(r))
+        for r in store_api_health.route_rows(store, period)
+    ]
+    series = None
+    if endpoint is not None:
+        rows = store_api_health.bucket_rows(store, period, endpoint, method)
+        series = _points(period, {r.bucket: _values(r) for r in rows})
     return ApiHealthResult(period, routes, _slowest(routes), endpoint, method, series)
 
 

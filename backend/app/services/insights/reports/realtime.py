@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 
 from app import clock
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import realtime as store_realtime
 from app.services.insights import persons
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
@@ -40,6 +42,14 @@ class RealtimeResult:
 def run(*, include_internal: bool = False) -> RealtimeResult:
     now = clock.now().astimezone(UTC)
     scope = Period("UTC", now.date(), now.date(), include_internal=include_internal)
+    this_minute = now.replace(second=0, microsecond=0)
+    start = this_minute - timedelta(minutes=MINUTES - 1)
+    store = store_reading.for_reports()
+    if store is not None:
+        events = store_realtime.scope(store, scope, start, now)
+        active = store_realtime.active_users(store, events, now - timedelta(minutes=5))
+        counts = store_realtime.minute_counts(store, events)
+        return RealtimeResult(now, active, _points(start, counts))
     E = persons.persons().events()
     active = reader().scalar(
         select(func.count(func.distinct(E.user_id))).where(
@@ -48,8 +58,6 @@ def run(*, include_internal: bool = False) -> RealtimeResult:
             event_user_filter(scope, E.user_id),
         )
     )
-    this_minute = now.replace(second=0, microsecond=0)
-    start = this_minute - timedelta(minutes=MINUTES - 1)
     offset = cast(func.floor((epoch(E.occurred_at) - start.timestamp()) / 60), Integer)
     minutes = (
         select(offset.label("minute"))
@@ -59,8 +67,11 @@ def run(*, include_internal: bool = False) -> RealtimeResult:
     counts = dict(
         reader().execute(select(minutes.c.minute, func.count()).group_by(minutes.c.minute)).all()
     )
-    points = [
+    return RealtimeResult(now, active or 0, _points(start, counts))
+
+
+def _points(start: datetime, counts: dict[int, int]) -> list[MinutePoint]:
+    return [
         MinutePoint(start + timedelta(minutes=i), i == MINUTES - 1, counts.get(i, 0))
         for i in range(MINUTES)
     ]
-    return RealtimeResult(now, active or 0, points)

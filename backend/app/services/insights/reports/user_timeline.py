@@ -18,7 +18,9 @@ from sqlalchemy import and_, or_, select
 
 from app.errors import NotFound
 from app.models import AnalyticsEvent, RequestLog, User
-from app.services.identity.links import events_of_person
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import user_timeline as store_timeline
+from app.services.identity.links import anonymous_ids_of, events_of_person
 from app.services.insights.params import invalid
 from app.services.insights.reader import reader
 
@@ -113,6 +115,9 @@ def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> Timeline
     if reader().get(User, user_id) is None:
         raise NotFound("No such user.")
     position = decode_cursor(cursor) if cursor else None
+    store = store_reading.for_reports()
+    if store is not None:
+        return _page(_from_store(store, user_id, limit, position), user_id, limit)
     events = select(E).where(events_of_person(user_id))
     logs = select(R).where(R.user_id == user_id)
     if position:
@@ -137,6 +142,36 @@ def run(*, user_id: int, limit: int = 50, cursor: str | None = None) -> Timeline
             logs.order_by(R.created_at.desc(), R.id.desc()).limit(limit + 1)
         )
     ]
+    return _page(items, user_id, limit)
+
+
+def _from_store(
+    store: store_reading.ReportClient,
+    user_id: int,
+    limit: int,
+    position: tuple[datetime, str, int] | None,
+) -> list[TimelineItem]:
+    linked = list(reader().scalars(anonymous_ids_of(user_id)))
+    events = store_timeline.events(store, user_id, linked, limit + 1, position)
+    logs = store_timeline.requests(store, user_id, limit + 1, position)
+    return [
+        TimelineItem("event", e.id, e.occurred_at, event_type=e.event_type, event_data=e.event_data)
+        for e in events
+    ] + [
+        TimelineItem(
+            "request",
+            r.id,
+            r.created_at,
+            endpoint=r.endpoint,
+            method=r.method,
+            status=r.status,
+            latency_ms=r.latency_ms,
+        )
+        for r in logs
+    ]
+
+
+def _page(items: list[TimelineItem], user_id: int, limit: int) -> TimelineResult:
     items.sort(key=lambda i: (i.at, RANK[i.kind], i.id), reverse=True)
     page = items[:limit]
     more = len(items) > limit

@@ -1,0 +1,186 @@
+"""Shipping events and request logs to ClickHouse (chDB here): every committed row once,
+whatever the retries, crashes, late commits and outages; the lag in /metrics and /readyz."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text, update
+
+from app.extensions import db
+from app.models import AnalyticsEvent, RequestLog, RollupState, User
+from app.services.analytics_store import store
+from app.services.analytics_store.settings import StoreConfigError, parse_store
+from tests.store_support import store_rows
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def _user() -> int:
+    user = User(email=f"s{datetime.now().timestamp()}@example.com", password_hash="x",
+                display_name="s")
+    db.session.add(user)
+    db.session.commit()
+    return user.id
+
+
+def _events(user_id: int | None, n: int, *, start: datetime = T0) -> None:
+    db.session.add_all(
+        AnalyticsEvent(user_id=user_id, event_type="app_opened", event_data={"i": i},
+                       anonymous_id=None if user_id else "anon-1",
+                       occurred_at=start + timedelta(seconds=i), created_at=T0)
+        for i in range(n)
+    )
+    db.session.commit()
+
+
+def _logs(n: int) -> None:
+    db.session.add_all(
+        RequestLog(endpoint="/api/v2/plans/today", method="GET", status=200, latency_ms=1.5,
+                   user_id=None, created_at=T0 + timedelta(seconds=i))
+        for i in range(n)
+    )
+    db.session.commit()
+
+
+def _ship(app, *args: str) -> str:  # type: ignore[no-untyped-def]
+    result = app.test_cli_runner().invoke(args=["analytics", "ship", *args])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def _counts() -> tuple[int, int, int]:
+    """Rows in ClickHouse: events as stored (doubles included), events FINAL, logs FINAL."""
+    raw = store_rows("SELECT count() FROM {db}.events")[0][0]
+    final = store_rows("SELECT count() FROM {db}.events FINAL")[0][0]
+    logs = store_rows("SELECT count() FROM {db}.request_logs FINAL")[0][0]
+    return raw, final, logs  # type: ignore[return-value]
+
+
+def test_store_urls_are_parsed_and_never_shown_with_their_password():
+    assert parse_store(None) is None and parse_store("app") is None and parse_store(" ") is None
+    spec = parse_store("chdb:///srv/analytics?database=events_db")
+    assert (spec.kind, spec.path, spec.database) == ("chdb", "/srv/analytics", "events_db")
+    spec = parse_store("clickhouse://reader:s%40cret@ch.internal:9000/prod")
+    assert (spec.host, spec.port, spec.username, spec.password, spec.database) == (
+        "ch.internal", 9000, "reader", "s@cret", "prod")
+    assert "s@cret" not in spec.describe() and "cret" not in spec.describe()
+    assert parse_store("clickhouses://ch.internal").port == 8443
+    for bad in ("chdb://relative/path", "mysql://x", "clickhouse:///nohost",
+                "chdb:///x?database=a;drop"):
+        with pytest.raises(StoreConfigError):
+            parse_store(bad)
+
+
+def test_ship_sends_every_row_once_and_again_sends_nothing(chdb_app):
+    with chdb_app.app_context():
+        user = _user()
+        _events(user, 5)
+        _events(None, 2)
+        _logs(3)
+    assert _ship(chdb_app) == "events=7 request_logs=3"
+    assert _ship(chdb_app) == "events=0 request_logs=0"
+    with chdb_app.app_context():
+        assert _counts() == (7, 7, 3)
+        rows = store_rows("SELECT user_id, anonymous_id, event_data, occurred_at FROM {db}.events"
+                          " FINAL ORDER BY id")
+        assert rows[0] == (user, None, '{"i":0}', T0)
+        assert rows[-1][:2] == (None, "anon-1")
+        _events(user, 4, start=T0 - timedelta(days=40))  # late: an older month's partition
+    assert _ship(chdb_app, "--chunk", "3") == "events=4 request_logs=0"
+    with chdb_app.app_context():
+        assert _counts() == (11, 11, 3)
+
+
+def test_a_batch_sent_again_after_a_lost_commit_is_not_doubled(chdb_app):
+    with chdb_app.app_context():
+        _events(_user(), 6)
+    assert _ship(chdb_app, "--chunk", "4") == "events=6 request_logs=0"
+    # As if the shipper crashed after ClickHouse took the batches but before our commit.
+    with chdb_app.app_context():
+        db.session.execute(update(RollupState).where(RollupState.name.like("ship:%"))
+                           .values(folded_id=0))
+        db.session.commit()
+    assert _ship(chdb_app, "--chunk", "4") == "events=6 request_logs=0"
+    with chdb_app.app_context():
+        assert _counts() == (6, 6, 0)  # the repeats were dropped by their tokens
+        # Re-cut differently (more rows committed since): doubles on disk, never in a read.
+        _events(_user(), 1)
+        db.session.execute(update(RollupState).values(folded_id=0))
+        db.session.commit()
+    assert _ship(chdb_app, "--chunk", "5") == "events=7 request_logs=0"
+    with chdb_app.app_context():
+        raw, final, _ = _counts()
+        assert final == 7 and raw >= 7
+
+
+def test_an_insert_still_open_is_not_skipped(chdb_app, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: no insert can stay open beside another's commit")
+    with chdb_app.app_context():
+        user = _user()
+        # An insert takes id n and stays open; a later insert (id n+1) commits first.
+        slow = db.engine.connect()
+        slow.execute(text("INSERT INTO analytics_events (user_id, event_type, event_data,"
+                          " created_at, occurred_at) VALUES (:u, 'app_opened', '{}', now(),"
+                          " now())"), {"u": user})
+        _events(user, 1)
+    try:
+        # The shipper waits for the open insert (and here gives up after its lock timeout):
+        # it never moves past the open id, so that row cannot be skipped.
+        assert _ship(chdb_app).startswith("events=0 ")
+        done = threading.Timer(0.5, lambda: (slow.commit(), slow.close()))
+        done.start()
+        assert _ship(chdb_app).startswith("events=2 ")
+        done.join()
+    finally:
+        if not slow.closed:
+            slow.rollback()
+            slow.close()
+    with chdb_app.app_context():
+        assert _counts()[:2] == (2, 2)
+
+
+def test_lag_shows_in_readyz_and_metrics_until_shipped(chdb_app, client, at):
+    at("2026-11-02T12:10:00Z")
+    with chdb_app.app_context():
+        _events(_user(), 3)
+    client = chdb_app.test_client()
+    body = client.get("/readyz").get_json()
+    assert body["checks"]["analytics_store"] == "ok"
+    events = body["analytics_store"]["lag"]["events"]
+    assert events["pending_ids"] == 3 and events["lag_seconds"] == 600.0
+    assert body["analytics_store"]["migrations"] == [1]
+    assert body["analytics_store"]["pending_mutations"] == 0
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'challenge_analytics_ship_lag_seconds{source="events"} 600.0' in metrics
+    assert 'challenge_analytics_ship_pending_ids{source="events"} 3.0' in metrics
+    _ship(chdb_app)
+    body = client.get("/readyz").get_json()
+    assert body["analytics_store"]["lag"]["events"] == {
+        "shipped_id": 3, "high_id": 3, "pending_ids": 0, "lag_seconds": 0.0}
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'challenge_analytics_ship_lag_seconds{source="events"} 0.0' in metrics
+
+
+def test_request_logs_past_retention_leave_clickhouse_by_ttl(app_factory, chdb_dir):
+    from tests.store_support import chdb_url, drop
+
+    url = chdb_url(chdb_dir)
+    app = app_factory(ANALYTICS_STORE=url, REQUEST_LOG_RETENTION_DAYS=30)
+    try:
+        now = datetime.now(UTC)
+        with app.app_context():
+            db.session.add_all(
+                RequestLog(endpoint="/x", method="GET", status=200, latency_ms=1.0,
+                           created_at=moment) for moment in (now, now - timedelta(days=31)))
+            db.session.commit()
+        assert _ship(app) == "events=0 request_logs=2"
+        with app.app_context():
+            store_rows("OPTIMIZE TABLE {db}.request_logs FINAL")
+            assert store_rows("SELECT count() FROM {db}.request_logs") == [(1,)]
+            assert store.spec() is not None
+    finally:
+        drop(url)
