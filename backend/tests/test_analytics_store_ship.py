@@ -184,3 +184,10 @@ def test_request_logs_past_retention_leave_clickhouse_by_ttl(app_factory, chdb_d
             assert store.spec() is not None
     finally:
         drop(url)
+
+
+def test_parameters_reach_clickhouse_as_given(chdb_app):
+    odd = "a'b\\c\td\ne\\"
+    with chdb_app.app_context():
+        assert store_rows("SELECT {s:String}, {a:Array(String)}, {i:Array(Int64)}",
+                          {"s": odd, "a": [odd, "", "ü"], "i": []}) == [(odd, [odd, "", "ü"], [])]

@@ -99,8 +99,11 @@ class ChdbClient:
         self._conn = conn
 
     def _run(self, sql: str, fmt: str, params: dict[str, Any] | None) -> Any:
+        bound = _params(params)
+        if bound:
+            bound = {k: _param_text(v) for k, v in bound.items()}
         with self._lock:
-            return self._conn.query(sql, fmt, params=_params(params))
+            return self._conn.query(sql, fmt, params=bound)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         result = self._run(sql, "ArrowTable", params)
@@ -131,6 +134,22 @@ class ChdbClient:
         settings = f" SETTINGS insert_deduplication_token = {_setting(token)}" if token else ""
         head = f"INSERT INTO {table} ({', '.join(columns)}){settings} FORMAT JSONEachRow\n"
         self._run(head + body.decode(), "CSV", None)
+
+
+def _param_text(value: Any) -> Any:
+    """A parameter as chDB must be given it: ClickHouse parses a parameter's text with
+    escapes (a backslash starts one), and chDB passes a list on as its str(), strings
+    unquoted."""
+    if isinstance(value, list):
+        return _array_text(value)
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    return value
+
+
+def _array_text(values: list[Any]) -> str:
+    """An Array parameter in ClickHouse's text form: ['a', 'b\\'c'], [1, 2]."""
+    return "[" + ", ".join(_setting(v) for v in values) + "]"
 
 
 def _setting(value: Any) -> str:

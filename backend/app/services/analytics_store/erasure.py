@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from app.services.analytics_store import store
 from app.services.analytics_store.client import StoreUnavailable, table
-from app.services.analytics_store.shipper import STATE_PREFIX
+from app.services.analytics_store.shipper import STATE_PREFIX, after_delete
 from app.services.insights.rollups import watermark
 
 
@@ -43,6 +43,12 @@ def erase_user(
         )
     except StoreUnavailable as exc:
         raise store.unavailable(exc) from exc
+
+
+def after_erasure(session: Session | scoped_session[Session]) -> None:
+    """After the app database's rows are deleted, in its transaction (SQLite reuses ids)."""
+    if store.active():
+        after_delete(session)
 
 
 def pending_mutations() -> int:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app import clock
 from app.extensions import db
@@ -153,6 +153,23 @@ def ship(
         source.name: ship_source(client, source, chunk=chunk, deadline=deadline, wait=wait)
         for source in SOURCES
     }
+
+
+def after_delete(session: Session | scoped_session[Session]) -> None:
+    """After rows were deleted from the app database (erasure), in the same transaction.
+    SQLite hands the next insert the highest id left plus one (no AUTOINCREMENT), so ids of
+    deleted rows at the top come back: the watermark comes down to the highest id left, or
+    the new rows under it would never ship. PostgreSQL's sequences never hand an id out
+    twice: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    for source in SOURCES:
+        highest = select(func.coalesce(func.max(source.table.c.id), 0)).scalar_subquery()
+        session.execute(
+            update(RollupState)
+            .where(RollupState.name == source.state, RollupState.folded_id > highest)
+            .values(folded_id=highest)
+        )
 
 
 def lag() -> list[SourceLag]:

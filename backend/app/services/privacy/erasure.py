@@ -136,6 +136,7 @@ def erase_user(
             counts[f"{table.name}_anonymized"] = result.rowcount or 0
         result = db.session.execute(delete(User.__table__).where(User.__table__.c.id == user_id))
         counts["users"] = result.rowcount or 0
+        store_erasure.after_erasure(db.session)
         audit = ErasureAudit(
             requested_by=requested_by,
             admin_user_id=admin_user_id if requested_by == "admin" else None,
