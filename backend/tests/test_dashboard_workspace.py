@@ -118,4 +118,72 @@ def test_forgotten_password_is_reset_from_the_login_page(page: Any, server: Serv
 
     PASSWORD["admin"] = NEW_PASSWORD
     _log_in(page, server)
+    # The server's own API session ended with the reset too: a new one for the next tests.
+    login = server.app.test_client().post(
+        "/api/v2/auth/login", json={"email": ADMIN[0], "password": NEW_PASSWORD}
+    )
+    server.admin_headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    assert page.errors == []
+
+
+def _save_view(page: Any, dashboard: str, title: str, new: bool) -> None:
+    page.click("#save-view")
+    page.wait_for_selector("#save-dialog[open]")
+    if new:
+        page.select_option("#save-form select[name=dashboard]", "")
+        page.fill("#save-form input[name=name]", dashboard)
+    else:
+        page.select_option("#save-form select[name=dashboard]", label=dashboard)
+    page.fill("#save-form input[name=title]", title)
+    page.click("#save-form button[type=submit]")
+    page.wait_for_selector("#save-dialog", state="hidden")
+    assert f"Saved to “{dashboard}”" in page.inner_text("#message")
+
+
+def test_views_are_saved_to_a_shared_dashboard_and_opened_from_it(
+    page: Any, server: Server
+) -> None:
+    _log_in(page, server)
+    page.goto(server.base_url + "/admin/trends?event_type=app_opened&preset=last_7d&tz=UTC")
+    page.wait_for_selector("body[data-state=ready]")
+    _save_view(page, "Morning", "Opens this week", new=True)
+    funnel = "/admin/funnels?preset=last_30d&tz=UTC&steps=app_opened%0Aplan_viewed&window_days=3"
+    page.goto(server.base_url + funnel)
+    page.wait_for_selector("body[data-state=ready]")
+    _save_view(page, "Morning", "Open to plan", new=False)
+    saved = server.api("/dashboards").get_json()["items"]
+    assert [(d["name"], [v["title"] for v in d["items"]]) for d in saved] == [
+        ("Morning", ["Opens this week", "Open to plan"])
+    ]
+    assert saved[0]["items"][1]["query"] == funnel.split("?", 1)[1]
+
+    page.click("nav >> text=Dashboards")
+    page.wait_for_selector("body[data-state=ready]")
+    page.click("#table-dashboards >> text=Morning")
+    page.wait_for_url("**/admin/dashboards?id=*")
+    page.wait_for_selector("body[data-state=ready]")
+    titles = page.eval_on_selector_all(
+        "#dashboard-views li > a", "els => els.map(e => e.textContent)"
+    )
+    assert titles == ["Opens this week", "Open to plan"]
+    _shot(page, "dashboard-saved")
+    page.click("#dashboard-views >> text=Open to plan")
+    page.wait_for_url("**/admin/funnels?*")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.input_value("input[name=window_days]") == "3"
+    assert page.input_value("textarea[name=steps]") == "app_opened\nplan_viewed"
+
+    page.go_back()
+    page.wait_for_selector("#dashboard-views li")
+    page.click("#dashboard-views li:first-child button")  # remove "Opens this week"
+    page.wait_for_function("document.querySelectorAll('#dashboard-views li').length === 1")
+    assert [v["title"] for v in server.api("/dashboards").get_json()["items"][0]["items"]] == [
+        "Open to plan"
+    ]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-dashboard")
+    page.wait_for_url("**/admin/dashboards")
+    page.wait_for_selector("body[data-state=ready]")
+    assert server.api("/dashboards").get_json() == {"items": []}
+    assert "No dashboard saved yet." in page.inner_text("#table-dashboards")
     assert page.errors == []

@@ -19,6 +19,7 @@ from app.models.progress_rollup import ProgressCount, ProgressDay, ProgressUser
 from app.models.rejected_event import RejectedEvent
 from app.models.request_log import RequestLog
 from app.models.rollup_state import RollupState
+from app.models.saved_dashboard import SavedDashboard
 from app.models.user import RevokedToken, User
 from app.models.video import UserLikedVideo, Video
 from app.models.write_key import WRITE_KEY_SOURCES, WriteKey
@@ -47,6 +48,7 @@ __all__ = [
     "RequestLog",
     "RollupState",
     "RevokedToken",
+    "SavedDashboard",
     "User",
     "UserEventSpan",
     "UserLikedVideo",

@@ -16,6 +16,7 @@ from app.routes import (
 )
 from app.routes.admin_dashboard import bp as admin_dashboard_bp
 from app.routes.health import health_bp
+from app.routes.insights_dashboards import blp as dashboards_blp
 from app.routes.insights_v2 import blp as insights_blp
 from app.routes.prometheus import register_metrics
 
@@ -24,6 +25,7 @@ def register_blueprints(api: Api, app: Flask) -> None:
     for module in (auth_v2, challenges_v2, plans_v2, videos_v2, analytics_v2, privacy_v2):
         api.register_blueprint(module.blp)
     api.register_blueprint(insights_blp)
+    api.register_blueprint(dashboards_blp)
     api.register_blueprint(segment_v1.blp)
     segment_v1.document_security(api)
     app.register_blueprint(health_bp)

@@ -25,10 +25,13 @@ PAGES = {
     "realtime": "Realtime",
     "people": "People",
     "user-timeline": "User timeline",
+    "dashboards": "Dashboards",
 }
 
 # Pages whose report takes no date range (realtime is the last 30 minutes).
-NO_RANGE = {"realtime", "people", "user-timeline"}
+NO_RANGE = {"realtime", "people", "user-timeline", "dashboards"}
+# Pages that are not a report: no CSV, and not saved into a dashboard.
+NOT_REPORTS = {"dashboards"}
 
 # Only our own origin: the dashboard must work offline, so nothing may come from a CDN.
 CSP = (
@@ -72,4 +75,5 @@ def get_page(slug: str) -> str:
         title=PAGES[slug],
         event_types=event_types,
         has_range=slug not in NO_RANGE,
+        is_report=slug not in NOT_REPORTS,
     )

@@ -174,7 +174,7 @@
       toggleCustomRange(form);
       run(report, form);
     });
-    $("#csv").addEventListener("click", async () => {
+    if ($("#csv")) $("#csv").addEventListener("click", async () => {
       try {
         const request = report.request(form);
         await D.downloadCsv(request.path, request, slug + ".csv");
