@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.insights_data import BERLIN, get
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
 
 URL = "/api/v2/insights"
 

@@ -3,12 +3,20 @@ app_version filters, and their 422s (the definition: test_oracle_trends)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AnalyticsEvent, User
 from tests.insights_data import URL, get, ts
 from tests.problem_helpers import assert_problem
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
+
 
 DAY = {"from": "2026-03-30", "to": "2026-03-30", "event_type": "screen_viewed"}
 

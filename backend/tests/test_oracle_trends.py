@@ -162,7 +162,9 @@ def _insert(events: list[Event], user_ids: list[int], received: datetime) -> Non
     db.session.commit()
 
 
-def test_trends_equal_the_reference(app):
+def test_trends_equal_the_reference(store_app):
+    app = store_app
+
     @settings(**settings_kwargs(25))
     @given(scenario=_scenario())
     def check(scenario: dict[str, Any]) -> None:

@@ -4,12 +4,15 @@ per local bucket, per event type."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, func, select
 
 from app.models import AnalyticsEvent
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import trends as store_trends
 from app.services.insights import persons
 from app.services.insights.params import Period, day_number, invalid
 from app.services.insights.reader import reader, reads_primary
@@ -148,8 +151,15 @@ def _series(
         func.count().label("events"),
         func.count(func.distinct(rows.c.user_id)).label("users"),
     ).group_by(*keys)
+    return _build_series(period, event_types, by, reader().execute(stmt))
+
+
+def _build_series(
+    period: Period, event_types: list[str], by: Breakdown | None, rows: Iterable[Any]
+) -> list[TrendSeries]:
+    """Series from rows of (event_type, bucket, value, other, events, users)."""
     cells: dict[tuple[str, str | None, bool], dict[int, tuple[int, int]]] = defaultdict(dict)
-    for row in reader().execute(stmt):
+    for row in rows:
         name = (
             (row.event_type, row.value, bool(row.other)) if by else (row.event_type, None, False)
         )
@@ -216,6 +226,10 @@ def run(
     of them); `filters` context columns (CONTEXT_FILTERS) and their required values."""
     filters = dict(filters or {})
     by = _breakdown(breakdown, breakdown_property, filters)
+    # ClickHouse serves every trend but a breakdown by an event_data key.
+    store = store_reading.for_reports() if breakdown is None else None
+    if store is not None:
+        return _from_store(store, period, event_types, by, filters, compare_previous)
     counts = None
     who = persons.persons()
     # The rollup is kept per user: it answers for persons while no anonymous event exists.
@@ -251,6 +265,35 @@ def run(
         series=series(period),
         previous=series(period.previous()) if compare_previous else None,
         breakdown_property=breakdown_property,
+        filters=filters,
+    )
+
+
+def _from_store(
+    store: store_reading.ReportClient,
+    period: Period,
+    event_types: list[str],
+    by: Breakdown | None,
+    filters: dict[str, str],
+    compare_previous: bool,
+) -> TrendsResult:
+    prop = by.prop if by is not None else None
+    top: list[str] = []
+    if prop is not None:
+        events = store_trends.scope(store, period, event_types, filters)
+        top = store_trends.top_values(store, events, prop, TOP_VALUES)
+
+    def series(of: Period) -> list[TrendSeries]:
+        events = store_trends.scope(store, of, event_types, filters)
+        return _build_series(of, event_types, by, store_trends.cells(store, of, events, prop, top))
+
+    return TrendsResult(
+        period=period,
+        event_types=event_types,
+        breakdown=None,
+        series=series(period),
+        previous=series(period.previous()) if compare_previous else None,
+        breakdown_property=prop,
         filters=filters,
     )
 
