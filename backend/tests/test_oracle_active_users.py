@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,12 @@ from app.services.insights.reports import active_users
 from app.services.privacy import erasure
 from tests.oracle_support import Links, forget_links, person, store_links
 from tests.zoned_events import Ev, World, add_users, reset_database, store, worlds
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
 
 URL = "/api/v2/insights/active-users"
 WEEKDAY = {"monday": 0, "sunday": 6}

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import AnalyticsEvent
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import active_users as store_active
 from app.services.insights import persons
 from app.services.insights.params import Period, day_number, from_day_number, invalid, zone
 from app.services.insights.reader import reader, reads_primary
@@ -68,6 +70,16 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
     if period.interval not in INTERVALS:
         raise invalid("interval", "Active users are counted per day, week or month.")
     first, last = day_number(period.start_date), day_number(period.end_date)
+    store = store_reading.for_reports()
+    if store is not None:
+        events = store_active.scope(store, period)
+        found = store_active.window_counts(store, events, first, last)
+        moment = store_active.first_event_at(store)
+        start = None if moment is None else day_number(moment.astimezone(period.zone).date())
+        bucket_users = (
+            None if period.interval == "day" else store_active.bucket_users(store, events, period)
+        )
+        return _result(period, found, start, bucket_users)
     found = None
     who = persons.persons()
     # The rollup is kept per user: it answers for persons while no anonymous event exists.
@@ -77,9 +89,21 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
             found = _from_rollup(period, zone_id, first, last)
     if found is None:
         found = _window_counts(reader(), _raw_active(period, who.events()), first, last)
-    daily = {d: found.get(d, (0, 0, 0)) for d in range(first, last + 1)}
     start = first_event_day(period.tz)
     bucket_users = None if period.interval == "day" else _bucket_users(period, who.events())
+    return _result(period, found, start, bucket_users)
+
+
+def _result(
+    period: Period,
+    found: dict[int, tuple[int, int, int]],
+    start: int | None,
+    bucket_users: dict[int, int] | None,
+) -> ActiveUsersResult:
+    """The points from daily (DAU, WAU, MAU), the first event's day and, for weeks or
+    months, the distinct persons per bucket."""
+    first, last = day_number(period.start_date), day_number(period.end_date)
+    daily = {d: found.get(d, (0, 0, 0)) for d in range(first, last + 1)}
     points = []
     for bucket in period.buckets():
         lo, hi = _days_of(period.interval, bucket.key)
