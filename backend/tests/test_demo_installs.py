@@ -71,3 +71,24 @@ def test_seed_demo_has_anonymous_installs_a_share_registering(app, query, at, cl
         headers=headers,
     ).get_json()
     assert {s["value"] for s in trend["series"]} >= {"2.1.0", "2.2.0"}
+
+
+def test_the_demo_onboarding_funnel_runs_from_anonymous_installs_to_plans(app, at, client, login):
+    """Persons: an install's anonymous onboarding and its user's joins and plans are one
+    path, so the demo's funnel from first open to a viewed plan converts."""
+    at(NOW)
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    token = login(seed_service.ADMIN_EMAIL, seed_service.ADMIN_PASSWORD)["access_token"]
+    steps = [
+        {"event_type": "app_opened"},
+        {"event_type": "screen_viewed", "where": {"screen": "onboarding_create_account"}},
+        {"event_type": "challenge_joined"},
+        {"event_type": "plan_viewed"},
+    ]
+    r = client.post(f"{URL}/funnels", query_string={"preset": "last_90d"},
+                    json={"steps": steps, "window_days": 30},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    users = [s["users"] for s in r.get_json()["steps"]]
+    # More installs open the app than finish onboarding; registered ones join and view plans.
+    assert users[0] > users[1] > 0 and users[2] > 0 and users[3] > 0, users

@@ -32,7 +32,8 @@ class ActivityUserDay(Base):
 
     __tablename__ = "activity_user_days"
 
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # A person's key: a user id, or an unlinked anonymous id's (insights/persons.py).
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     zone_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True)

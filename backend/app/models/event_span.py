@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime
@@ -30,7 +30,8 @@ class UserEventSpan(Base):
         Index("idx_user_event_spans_first", "event_type", "first_at", "user_id"),
     )
 
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # A person's key: a user id, or an unlinked anonymous id's (insights/persons.py).
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_at: Mapped[datetime] = mapped_column(UTCDateTime())

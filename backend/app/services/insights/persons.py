@@ -17,25 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, cast, exists, func, literal_column, or_, select
-from sqlalchemy.dialects.postgresql import BIT
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from app.models import AnalyticsEvent, AnonymousIdentity
 from app.services.insights.reader import reader
-from app.services.insights.sql import is_postgres
+from app.services.insights.sql import anonymous_key
 
 E = AnalyticsEvent
 L = AnonymousIdentity
-
-
-def anonymous_key(column: Any) -> ColumnElement[int]:
-    """The person key of an unlinked anonymous id: -(first 60 bits of its md5) - 1."""
-    if is_postgres():
-        hexed = literal_column("'x'").op("||")(func.substr(func.md5(column), 1, 15))
-        return -cast(cast(hexed, BIT(60)), BigInteger) - 1
-    return func.insights_anonymous_key(column, type_=BigInteger)
 
 
 def person_key() -> ColumnElement[int]:

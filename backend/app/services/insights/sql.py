@@ -27,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import BIT, JSONB
 from sqlalchemy.sql import ColumnElement
 
 from app.models import User
@@ -55,6 +55,15 @@ def day_key(column: Any, tz: str, *, postgres: bool | None = None) -> ColumnElem
     if is_postgres() if postgres is None else postgres:
         return cast(cast(func.timezone(tz, column), Date) - _EPOCH_DATE, Integer)
     return func.insights_day_key(column, tz, type_=Integer)
+
+
+def anonymous_key(column: Any, *, postgres: bool | None = None) -> ColumnElement[int]:
+    """The person key of an unlinked anonymous id (insights/persons.py): -(the first 60 bits
+    of its md5) - 1; sqlite_functions.anonymous_key computes it in Python."""
+    if is_postgres() if postgres is None else postgres:
+        hexed = literal_column("'x'").op("||")(func.substr(func.md5(column), 1, 15))
+        return -cast(cast(hexed, BIT(60)), BigInteger) - 1
+    return func.insights_anonymous_key(column, type_=BigInteger)
 
 
 def date_key(column: Any) -> ColumnElement[int]:

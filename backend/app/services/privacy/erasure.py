@@ -104,11 +104,15 @@ def erase_user(
         db.session.execute(
             select(User.__table__.c.id).where(User.__table__.c.id == user_id).with_for_update()
         )
-        # The activity rollups' counters lose the user's days (their rows go below).
-        activity_rollup.forget_user(session=db.session, user_id=user_id)
+        # The activity rollups' counters lose the person's days (the user's rows go below;
+        # those their anonymous ids still have under their own keys go there).
+        anonymous_ids = list(db.session.scalars(links.anonymous_ids_of(user_id)))
+        activity_rollup.forget_user(
+            session=db.session, user_id=user_id, anonymous_ids=anonymous_ids
+        )
         # An internal user's counted requests join the shared ones (their logs stay, anonymous).
         latency_rollup.forget_user(db.session, user_id)
-        event_spans.forget_user(session=db.session, user_id=user_id)
+        event_spans.forget_user(session=db.session, user_id=user_id, anonymous_ids=anonymous_ids)
         progress_rollup.forget_user(session=db.session, user_id=user_id)
         # The analytics store (ClickHouse) first: if it cannot erase, nothing is erased.
         store_erasure.erase_user(

@@ -82,8 +82,7 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
         return _result(period, found, start, bucket_users)
     found = None
     who = persons.persons()
-    # The rollup is kept per user: it answers for persons while no anonymous event exists.
-    if rollup and reads_primary() and not who.anonymous:
+    if rollup and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             found = _from_rollup(period, zone_id, first, last)

@@ -109,14 +109,7 @@ def run(
     if event_spans.local_date_monotone(
         period.tz, from_day_number(first_unit), from_day_number(max(last_day, first_unit + step))
     ):
-        # The spans are kept per user: they answer for persons while no event is anonymous.
-        spans = (
-            not recurring
-            and rollup
-            and reads_primary()
-            and not who.anonymous
-            and event_spans.refresh()
-        )
+        spans = not recurring and rollup and reads_primary() and event_spans.refresh()
         sizes, on, reached = query.counts(spans=spans)
     else:
         sizes, on, reached = query.scan_counts()

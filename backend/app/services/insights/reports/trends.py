@@ -232,9 +232,8 @@ def run(
         return _from_store(store, period, event_types, by, filters, compare_previous)
     counts = None
     who = persons.persons()
-    # The rollup is kept per user: it answers for persons while no anonymous event exists.
     daily = period.interval == "day" and by is None and not filters
-    if rollup and daily and reads_primary() and not who.anonymous:
+    if rollup and daily and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             earliest = period.previous() if compare_previous else period

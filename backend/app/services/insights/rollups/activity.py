@@ -18,10 +18,19 @@ ranges, computed in SQL with window functions over the user's days near the new 
 range adds +1 at its first day and -1 after its last (the *_change columns). Removing days
 (erasure) is the same computation with the opposite sign, so counters stay exact.
 
+"User" above is a person (insights/persons.py): an event is folded under its user, the user
+its anonymous id is linked to, or the anonymous id's own key. Links are folded by id, with
+a second watermark per zone (rollup_state "activity-links:<tz>"), claimed with the events'
+in each fold: events are keyed by the links up to it, and the links past the previous one
+are merged (`_merge`): the rows an anonymous id's key got from earlier folds move to its
+user, the counters subtracting the key's whole contribution and adding the rows as a fold
+adds them. So a link made after its anonymous events were counted corrects the rollup on
+the next call, wherever those events fell.
+
 Counters include internal users; reports subtract the internal users' rows at read time
 (activity_counts.py), so a change of users.is_internal needs nothing here. Events leave the
-counts in the transaction that deletes them: erasure (`forget_user`, a user's every row) and
-the retention job (`forget_events`, the reverse of a fold). `reset` drops every zone's
+counts in the transaction that deletes them: erasure (`forget_user`, a person's every row)
+and the retention job (`forget_events`, the reverse of a fold). `reset` drops every zone's
 rollup, rebuilt from the first event on the next report.
 
 Concurrency: a fold holds its zone's rollup_state row (rollup_watermark.claim); erasure and
@@ -32,13 +41,14 @@ wait for them. A zone's state row is committed before its first fold, so none es
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Integer,
     MetaData,
-    Select,
     String,
     Table,
     and_,
@@ -47,9 +57,9 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -61,15 +71,17 @@ from app.models import (
     ActivityUserDay,
     ActivityZone,
     AnalyticsEvent,
+    AnonymousIdentity,
     RollupState,
 )
 from app.services.database import statistics, upsert
+from app.services.insights.rollups import activity_windows
 from app.services.insights.rollups import watermark as rollup_watermark
-from app.services.insights.sql import day_key
+from app.services.insights.sql import anonymous_key, day_key
+from app.services.insights.sqlite_functions import anonymous_key as anonymous_key_of
 
 PREFIX = "activity:"
-WINDOWS = {"wau_change": 7, "mau_change": 30}
-REACH = max(WINDOWS.values())
+LINKS_PREFIX = "activity-links:"
 # A first build (10 million events: a minute or two here) runs in transactions of this many
 # event ids (a few seconds each), for at most about this long per report call, which reads
 # raw rows while the build is unfinished: a call stays well within gunicorn's timeout.
@@ -78,6 +90,7 @@ FOLD_SECONDS = 5.0
 ANALYZE_AFTER = 100_000  # event ids: a fold this big refreshes the planner's statistics
 
 EVENTS: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
+LINKS: Table = AnonymousIdentity.__table__  # type: ignore[assignment]
 USER_DAYS: Table = ActivityUserDay.__table__  # type: ignore[assignment]
 DAY_COUNTS: Table = ActivityDayCount.__table__  # type: ignore[assignment]
 TYPE_COUNTS: Table = ActivityTypeCount.__table__  # type: ignore[assignment]
@@ -92,7 +105,7 @@ _scratch = MetaData()
 FOLD_ROWS = Table(
     "activity_fold_rows",
     _scratch,
-    Column("user_id", Integer),
+    Column("user_id", BigInteger),
     Column("day", Integer),
     Column("event_type", String(64)),
     Column("events", Integer),
@@ -101,7 +114,7 @@ FOLD_ROWS = Table(
 NEW_DAYS = Table(
     "activity_fold_days",
     _scratch,
-    Column("user_id", Integer),
+    Column("user_id", BigInteger),
     Column("day", Integer),
     prefixes=["TEMPORARY"],
 )
@@ -109,12 +122,14 @@ NEW_DAYS = Table(
 
 def refresh(*, tz: str) -> int | None:
     """Fold committed events not yet counted into tz's rollup (building it on first use),
-    committing every FOLD_CHUNK event ids; the zone id to read with, or None when the
-    rollup is not up to date (a first build past FOLD_SECONDS, to be continued by the next
-    calls, or an insert that held the events table too long): read raw rows then."""
+    committing every FOLD_CHUNK event ids, and the links made since the last fold; the zone
+    id to read with, or None when the rollup is not up to date (a first build past
+    FOLD_SECONDS, to be continued by the next calls, or an insert that held the events or
+    links table too long): read raw rows then."""
     session = db.session
     high = rollup_watermark.committed_high_id(EVENTS)
-    if high is None:
+    links_high = rollup_watermark.committed_high_id(LINKS)
+    if high is None or links_high is None:
         return None
     name = PREFIX + tz
     known = session.execute(
@@ -127,11 +142,16 @@ def refresh(*, tz: str) -> int | None:
     else:
         zone_id, folded = known.id, known.folded_id or 0
     started = time.monotonic()
-    while folded < high:
+    while True:
         try:
+            # The zone's row first: folds of a zone, erasure and retention serialize on it.
             span = rollup_watermark.claim(session, name, min(high, folded + FOLD_CHUNK))
+            links = rollup_watermark.claim(session, LINKS_PREFIX + tz, links_high)
+            seen = links.high if links else rollup_watermark.folded_id(session, LINKS_PREFIX + tz)
             if span is not None:
-                _fold(session.connection(), zone_id, tz, span)
+                _fold(session.connection(), zone_id, tz, span, seen)
+            if links is not None:
+                _merge(session.connection(), zone_id, links)
             session.commit()
         except Exception:
             session.rollback()
@@ -139,9 +159,10 @@ def refresh(*, tz: str) -> int | None:
         if span is not None and span.high - span.low < ANALYZE_AFTER:
             statistics.note_writes(db.engine, ROLLUP_TABLES, span.high - span.low)
         folded = span.high if span else rollup_watermark.folded_id(session, name)
-        if folded < high and time.monotonic() - started > FOLD_SECONDS:
+        if folded >= high:
+            return zone_id
+        if time.monotonic() - started > FOLD_SECONDS:
             return None  # the next calls go on; a request must not outlive the server's timeout
-    return zone_id
 
 
 def _create_zone(session: Session, tz: str) -> int:
@@ -153,17 +174,33 @@ def _create_zone(session: Session, tz: str) -> int:
     return session.execute(select(ZONES.c.id).where(ZONES.c.tz == tz)).scalar_one()
 
 
-def _stage(conn: Connection, tz: str, where: Any) -> None:
-    """Create the scratch tables; fill FOLD_ROWS from the events matching `where`."""
-    postgres = conn.dialect.name == "postgresql"
+def _create_scratch(conn: Connection) -> None:
     FOLD_ROWS.create(conn)
     NEW_DAYS.create(conn)
-    e = EVENTS.c
+
+
+def _stage(conn: Connection, tz: str, where: Any, links_seen: int) -> None:
+    """Create the scratch tables; fill FOLD_ROWS from the events matching `where`, each
+    under its person's key: its user, the user its anonymous id is linked to by a link this
+    zone has folded (id <= links_seen), or else the anonymous id's own key."""
+    postgres = conn.dialect.name == "postgresql"
+    _create_scratch(conn)
+    e, link = EVENTS.c, LINKS.c
+    person = func.coalesce(
+        e.user_id, link.user_id, anonymous_key(e.anonymous_id, postgres=postgres)
+    )
+    linked = and_(
+        e.user_id.is_(None), link.anonymous_id == e.anonymous_id, link.id <= links_seen
+    )
     # The local day in a subquery, grouped outside it (bound parameters, see trends.py).
     events = (
-        select(e.user_id, day_key(e.occurred_at, tz, postgres=postgres).label("day"), e.event_type)
-        # Kept per user: reports read it only while no anonymous event is stored (persons.py).
-        .where(where, e.user_id.is_not(None))
+        select(
+            person.label("user_id"),
+            day_key(e.occurred_at, tz, postgres=postgres).label("day"),
+            e.event_type,
+        )
+        .select_from(EVENTS.outerjoin(LINKS, linked))
+        .where(where, or_(e.user_id.is_not(None), e.anonymous_id.is_not(None)))
         .subquery()
     )
     keys = [events.c.user_id, events.c.day, events.c.event_type]
@@ -202,8 +239,20 @@ def _unstage(conn: Connection) -> None:
     FOLD_ROWS.drop(conn)
 
 
-def _fold(conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span) -> None:
-    _stage(conn, tz, and_(EVENTS.c.id > span.low, EVENTS.c.id <= span.high))
+def _fold(
+    conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span, links_seen: int
+) -> None:
+    _stage(conn, tz, and_(EVENTS.c.id > span.low, EVENTS.c.id <= span.high), links_seen)
+    _add_staged(conn, zone_id)
+    _unstage(conn)
+    if span.high - span.low >= ANALYZE_AFTER:
+        # Planner statistics that still show this zone empty would make the next fold's
+        # anti-joins, and the reports' reads, nested loops over millions of rows.
+        statistics.analyze(conn, ROLLUP_TABLES)
+
+
+def _add_staged(conn: Connection, zone_id: int) -> None:
+    """Add the staged (person, day, type) rows to the zone's rows and counters."""
     f = FOLD_ROWS.c
     u = USER_DAYS.c
     _keep_days_without_rows(conn, zone_id)
@@ -219,27 +268,48 @@ def _fold(conn: Connection, zone_id: int, tz: str, span: rollup_watermark.Span) 
         .select_from(FOLD_ROWS.outerjoin(USER_DAYS, _same_row(zone_id)))
         .group_by(f.event_type, f.day)
     )
-    _add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
+    activity_windows.add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
     n = NEW_DAYS.c
-    _count_days(
+    activity_windows.count_days(
         conn, select(literal(zone_id).label("zone_id"), n.user_id, n.day), neighbours=True
     )
     rows = select(f.user_id, literal(zone_id).label("zone_id"), f.day, f.event_type, f.events)
-    _add(conn, USER_DAYS, rows, USER_DAY_KEY)
-    _unstage(conn)
-    if span.high - span.low >= ANALYZE_AFTER:
-        # Planner statistics that still show this zone empty would make the next fold's
-        # anti-joins, and the reports' reads, nested loops over millions of rows.
-        statistics.analyze(conn, ROLLUP_TABLES)
+    activity_windows.add(conn, USER_DAYS, rows, USER_DAY_KEY)
 
 
-def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
+def _merge(conn: Connection, zone_id: int, links: rollup_watermark.Span) -> None:
+    """Links made since the zone's last fold (links.low < id <= links.high): the rows its
+    earlier folds kept under the anonymous id's own key move to the user, and the counters
+    follow (the key's rows taken out, then added to the user's like a fold)."""
+    postgres = conn.dialect.name == "postgresql"
+    link, u = LINKS.c, USER_DAYS.c
+    key = anonymous_key(link.anonymous_id, postgres=postgres)
+    new_links = and_(link.id > links.low, link.id <= links.high)
+    keys = select(key).where(new_links)
+    if conn.execute(select(exists().where(u.zone_id == zone_id, u.user_id.in_(keys)))).scalar():
+        _create_scratch(conn)
+        moved = (
+            select(link.user_id, u.day, u.event_type, func.sum(u.events))
+            .select_from(LINKS.join(USER_DAYS, and_(u.user_id == key, u.zone_id == zone_id)))
+            .where(new_links)
+            .group_by(link.user_id, u.day, u.event_type)
+        )
+        columns = ["user_id", "day", "event_type", "events"]
+        conn.execute(FOLD_ROWS.insert().from_select(columns, moved))
+        in_zone = and_(u.zone_id == zone_id, u.user_id.in_(keys))
+        _forget(conn, in_zone)
+        conn.execute(delete(USER_DAYS).where(in_zone))
+        _add_staged(conn, zone_id)
+        _unstage(conn)
+
+
+def _unfold(conn: Connection, zone_id: int, tz: str, where: Any, links_seen: int) -> None:
     """The reverse of _fold for the (counted) events matching `where`."""
-    _stage(conn, tz, where)
+    _stage(conn, tz, where, links_seen)
     f, u, n = FOLD_ROWS.c, USER_DAYS.c, NEW_DAYS.c
     zone = literal(zone_id).label("zone_id")
     less = select(f.user_id, zone, f.day, f.event_type, (-f.events).label("events"))
-    _add(conn, USER_DAYS, less, USER_DAY_KEY)
+    activity_windows.add(conn, USER_DAYS, less, USER_DAY_KEY)
     # A type's day loses a user where their row has no event left.
     type_rows = (
         select(
@@ -252,7 +322,7 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
         .select_from(FOLD_ROWS.join(USER_DAYS, _same_row(zone_id)))
         .group_by(f.event_type, f.day)
     )
-    _add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
+    activity_windows.add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
     conn.execute(
         delete(USER_DAYS).where(
             u.zone_id == zone_id, u.events == 0, u.user_id.in_(select(f.user_id))
@@ -260,7 +330,7 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
     )
     _keep_days_without_rows(conn, zone_id)
     # Removing days S from A takes away what adding S to A minus S (the rows left) adds.
-    _count_days(
+    activity_windows.count_days(
         conn,
         select(literal(zone_id).label("zone_id"), n.user_id, n.day),
         neighbours=True,
@@ -269,89 +339,10 @@ def _unfold(conn: Connection, zone_id: int, tz: str, where: Any) -> None:
     _unstage(conn)
 
 
-def _count_days(
-    conn: Connection, new_days: Select[Any], *, neighbours: bool, sign: int = 1
-) -> None:
-    """Add (sign=1) or subtract (-1) the DAU/WAU/MAU contributions of new (zone, user, day)
-    rows: relative to the user's rows in activity_user_days (neighbours=True; they must not
-    include the new rows yet), or to nothing (a user's whole contribution)."""
-    new = new_days.cte("new_days")
-    rel_parts: list[Select[Any]] = [
-        select(new.c.zone_id, new.c.user_id, new.c.day, literal(1).label("new"))
-    ]
-    if neighbours:
-        u = USER_DAYS.c
-        bounds = (
-            select(
-                new.c.zone_id,
-                new.c.user_id,
-                func.min(new.c.day).label("lo"),
-                func.max(new.c.day).label("hi"),
-            )
-            .group_by(new.c.zone_id, new.c.user_id)
-            .subquery("bounds")
-        )
-        # Days further than REACH from every new day cannot change what they add.
-        near = and_(
-            u.user_id == bounds.c.user_id,
-            u.zone_id == bounds.c.zone_id,
-            u.day > bounds.c.lo - REACH,
-            u.day < bounds.c.hi + REACH,
-        )
-        rel_parts.append(
-            select(u.zone_id, u.user_id, u.day, literal(0).label("new"))
-            .select_from(USER_DAYS.join(bounds, near))
-            .group_by(u.zone_id, u.user_id, u.day)
-        )
-    rel = union_all(*rel_parts).subquery("rel")
-    user = [rel.c.zone_id, rel.c.user_id]
-    w = (
-        select(
-            rel.c.zone_id,
-            rel.c.day,
-            rel.c.new,
-            func.lead(rel.c.day).over(partition_by=user, order_by=rel.c.day).label("next_day"),
-            func.max(case((rel.c.new == 0, rel.c.day)))
-            .over(partition_by=user, order_by=rel.c.day, rows=(None, -1))
-            .label("old_day"),
-        ).cte("w")
-    ).c
-    columns = ["dau", *WINDOWS]
-
-    def change(day: Any, **values: int) -> Select[Any]:
-        return select(
-            w.zone_id, day.label("day"), *(literal(values.get(c, 0)).label(c) for c in columns)
-        )
-
-    parts = [change(w.day, dau=1).where(w.new == 1)]
-    for column, width in WINDOWS.items():
-        # The days that w.day adds to the window count and no old day already covered:
-        # after the previous old day's reach, up to its own reach or the next day.
-        first = case((w.old_day + width > w.day, w.old_day + width), else_=w.day)
-        last = case((w.next_day - 1 < w.day + width - 1, w.next_day - 1), else_=w.day + width - 1)
-        parts.append(change(first, **{column: 1}).where(w.new == 1, first <= last))
-        parts.append(change(last + 1, **{column: -1}).where(w.new == 1, first <= last))
-    changes = union_all(*parts).subquery("changes")
-    totals = select(
-        changes.c.zone_id,
-        changes.c.day,
-        *(func.sum(changes.c[c] * sign).label(c) for c in columns),
-    ).group_by(changes.c.zone_id, changes.c.day)
-    _add(conn, DAY_COUNTS, totals, ["zone_id", "day"])
-
-
-def _add(conn: Connection, table: Table, rows: Select[Any], keys: list[str]) -> None:
-    """INSERT rows, adding their values to the existing row of the same key."""
-    upsert.add_counts(conn, table, rows, keys, in_key_order=True)
-
-
-def forget_user(*, session: Session, user_id: int) -> None:
-    """Subtract a user's contributions from every zone's counters, in the caller's
-    transaction (which then deletes their activity_user_days rows, with their events)."""
-    conn = session.connection()
-    rollup_watermark.hold(conn, PREFIX)
+def _forget(conn: Connection, rows: Any) -> None:
+    """Subtract the contributions of whole persons' USER_DAYS rows (`rows`: a WHERE clause
+    on them) from the counters; the caller deletes the rows."""
     u = USER_DAYS.c
-    mine = u.user_id == user_id
     type_rows = (
         select(
             u.zone_id,
@@ -360,12 +351,28 @@ def forget_user(*, session: Session, user_id: int) -> None:
             (-func.sum(u.events)).label("events"),
             (-func.count()).label("users"),
         )
-        .where(mine)
+        .where(rows)
         .group_by(u.zone_id, u.event_type, u.day)
     )
-    _add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
-    days = select(u.zone_id, u.user_id, u.day).where(mine).distinct()
-    _count_days(conn, days, neighbours=False, sign=-1)
+    activity_windows.add(conn, TYPE_COUNTS, type_rows, ["zone_id", "event_type", "day"])
+    days = select(u.zone_id, u.user_id, u.day).where(rows).distinct()
+    activity_windows.count_days(conn, days, neighbours=False, sign=-1)
+
+
+def forget_user(
+    *, session: Session, user_id: int, anonymous_ids: Iterable[str] = ()
+) -> None:
+    """Subtract a person's contributions from every zone's counters, in the caller's
+    transaction: the user's (whose activity_user_days rows the caller then deletes, with
+    their events) and those their linked `anonymous_ids` still have under their own keys
+    (deleted here)."""
+    conn = session.connection()
+    rollup_watermark.hold(conn, PREFIX)
+    u = USER_DAYS.c
+    keys = [anonymous_key_of(a) for a in anonymous_ids]
+    _forget(conn, u.user_id.in_([user_id, *keys]))
+    if keys:
+        conn.execute(delete(USER_DAYS).where(u.user_id.in_(keys)))
 
 
 def forget_events(*, conn: Connection, event_ids: list[int]) -> None:
@@ -374,15 +381,16 @@ def forget_events(*, conn: Connection, event_ids: list[int]) -> None:
     if not event_ids:
         return
     rollup_watermark.hold(conn, PREFIX)
+    links = STATES.alias("links_state")
     zones = conn.execute(
-        select(ZONES.c.id, ZONES.c.tz, STATES.c.folded_id).join(
-            STATES, STATES.c.name == literal(PREFIX) + ZONES.c.tz
-        )
+        select(ZONES.c.id, ZONES.c.tz, STATES.c.folded_id, links.c.folded_id)
+        .join(STATES, STATES.c.name == literal(PREFIX) + ZONES.c.tz)
+        .outerjoin(links, links.c.name == literal(LINKS_PREFIX) + ZONES.c.tz)
     ).all()
-    for zone_id, tz, folded in zones:
+    for zone_id, tz, folded, links_seen in zones:
         counted = [i for i in event_ids if i <= folded]
         if counted:
-            _unfold(conn, zone_id, tz, EVENTS.c.id.in_(counted))
+            _unfold(conn, zone_id, tz, EVENTS.c.id.in_(counted), links_seen or 0)
 
 
 def built_zones() -> list[str]:

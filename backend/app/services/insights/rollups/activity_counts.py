@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, literal, select, union_all
 
 from app.extensions import db
-from app.services.insights.rollups.activity import DAY_COUNTS, REACH, TYPE_COUNTS, USER_DAYS
+from app.services.insights.rollups.activity import DAY_COUNTS, TYPE_COUNTS, USER_DAYS
+from app.services.insights.rollups.activity_windows import REACH
 from app.services.insights.sql import internal_user_ids
 
 

@@ -1,4 +1,9 @@
-"""Event spans: each user's first and last event (occurred_at) of each event type.
+"""Event spans: each person's first and last event (occurred_at) of each event type.
+
+A person's key is their user id, or an unlinked anonymous id's own key (insights/
+persons.py); links are folded by id with a second watermark ("event_spans:links"), as in
+activity.py: events are keyed by the links folded, and the spans an anonymous id's key got
+before its link merge into its user's (least first_at, greatest last_at).
 
 The retention report reads first-time cohorts (a user's first-ever start event) from
 first_at instead of every event a user ever had (recurring cohorts read the range's start
@@ -23,21 +28,27 @@ spans are rebuilt by the next reports (a first or last event may be among those 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from datetime import time as wall_time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, and_, delete, func, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AnalyticsEvent, RollupState, UserEventSpan
+from app.models import AnalyticsEvent, AnonymousIdentity, RollupState, UserEventSpan
 from app.services.database import upsert
 from app.services.insights.rollups import watermark as rollup_watermark
+from app.services.insights.sql import anonymous_key
+from app.services.insights.sqlite_functions import anonymous_key as anonymous_key_of
 
 NAME = "event_spans"
+LINKS_NAME = "event_spans:links"  # reset with NAME (a prefix of it)
 EVENTS: Table = AnalyticsEvent.__table__  # type: ignore[assignment]
+LINKS: Table = AnonymousIdentity.__table__  # type: ignore[assignment]
 SPANS: Table = UserEventSpan.__table__  # type: ignore[assignment]
 ANALYZE_AFTER = 100_000  # events in one fold
 # A first build (10 million events: about 12 s here) runs in transactions of this many
@@ -47,13 +58,14 @@ FOLD_SECONDS = 5.0
 
 
 def refresh() -> bool:
-    """Fold committed events not yet counted into user_event_spans (building it on first
-    use), committing every FOLD_CHUNK event ids; False when it is not up to date (a build
-    past FOLD_SECONDS, continued by the next calls, or an insert that held the events table
-    too long): read raw events then."""
+    """Fold committed events and links not yet counted into user_event_spans (building it
+    on first use), committing every FOLD_CHUNK event ids; False when it is not up to date
+    (a build past FOLD_SECONDS, continued by the next calls, or an insert that held the
+    events or links table too long): read raw events then."""
     session = db.session
     high = rollup_watermark.committed_high_id(EVENTS)
-    if high is None:
+    links_high = rollup_watermark.committed_high_id(LINKS)
+    if high is None or links_high is None:
         return False
     state = RollupState.__table__.c
     folded = session.execute(select(state.folded_id).where(state.name == NAME)).scalar_one_or_none()
@@ -64,42 +76,33 @@ def refresh() -> bool:
         session.commit()
         folded = 0
     started = last = time.monotonic()
-    while folded < high:
+    while True:
         now = time.monotonic()
         if now > started and (now - started) + (now - last) > FOLD_SECONDS:
             return False  # another chunk as long as the last would pass the budget
         last = now
         try:
             span = rollup_watermark.claim(session, NAME, min(high, folded + FOLD_CHUNK))
+            links = rollup_watermark.claim(session, LINKS_NAME, links_high)
+            seen = links.high if links else rollup_watermark.folded_id(session, LINKS_NAME)
             if span is not None:
-                _fold(session.connection(), span)
+                _fold(session.connection(), span, seen)
+            if links is not None:
+                _merge(session.connection(), links)
             session.commit()
         except Exception:
             session.rollback()
             raise
         folded = span.high if span else rollup_watermark.folded_id(session, NAME)
-    return True
+        if folded >= high:
+            return True
 
 
-def _fold(conn: Connection, span: rollup_watermark.Span) -> None:
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # A cold build groups every event: let it hash in memory rather than spill.
-        conn.execute(text("SET LOCAL work_mem = '64MB'"))
-    e = EVENTS.c
-    rows = (
-        select(
-            e.user_id,
-            e.event_type,
-            func.min(e.occurred_at).label("first_at"),
-            func.max(e.occurred_at).label("last_at"),
-        )
-        .where(e.id > span.low, e.id <= span.high, e.user_id.is_not(None))  # no anonymous
-        .group_by(e.user_id, e.event_type)
-        .subquery("source")
-    )
+def _upsert(conn: Connection, rows: Any) -> None:
+    """Insert (user_id, event_type, first_at, last_at) rows, widening existing spans."""
     statement = upsert.insert_from(conn, SPANS, select(rows))
     # SQLite's two-argument min() and max() are PostgreSQL's least() and greatest().
+    postgres = conn.dialect.name == "postgresql"
     least, greatest = (func.least, func.greatest) if postgres else (func.min, func.max)
     statement = statement.on_conflict_do_update(
         index_elements=["user_id", "event_type"],
@@ -109,17 +112,78 @@ def _fold(conn: Connection, span: rollup_watermark.Span) -> None:
         },
     )
     conn.execute(statement)
+
+
+def _fold(conn: Connection, span: rollup_watermark.Span, links_seen: int) -> None:
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # A cold build groups every event: let it hash in memory rather than spill.
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+    e, link = EVENTS.c, LINKS.c
+    person = func.coalesce(
+        e.user_id, link.user_id, anonymous_key(e.anonymous_id, postgres=postgres)
+    ).label("user_id")
+    linked = and_(
+        e.user_id.is_(None), link.anonymous_id == e.anonymous_id, link.id <= links_seen
+    )
+    events = (
+        select(person, e.event_type, e.occurred_at)
+        .select_from(EVENTS.outerjoin(LINKS, linked))
+        .where(
+            e.id > span.low,
+            e.id <= span.high,
+            or_(e.user_id.is_not(None), e.anonymous_id.is_not(None)),
+        )
+        .subquery("events")
+    )
+    rows = (
+        select(
+            events.c.user_id,
+            events.c.event_type,
+            func.min(events.c.occurred_at).label("first_at"),
+            func.max(events.c.occurred_at).label("last_at"),
+        )
+        .group_by(events.c.user_id, events.c.event_type)
+        .subquery("source")
+    )
+    _upsert(conn, rows)
     if postgres and span.high - span.low > ANALYZE_AFTER:
         # Fresh statistics for the reports' plans after a build (autovacuum may lag).
         conn.execute(text(f"ANALYZE {SPANS.name}"))
 
 
-def forget_user(*, session: Session, user_id: int) -> None:
+def _merge(conn: Connection, links: rollup_watermark.Span) -> None:
+    """Links made since the last fold: the spans kept under their anonymous ids' own keys
+    widen their users' spans, and go."""
+    link, s = LINKS.c, SPANS.c
+    key = anonymous_key(link.anonymous_id, postgres=conn.dialect.name == "postgresql")
+    new_links = and_(link.id > links.low, link.id <= links.high)
+    moved = (
+        select(
+            link.user_id,
+            s.event_type,
+            func.min(s.first_at).label("first_at"),
+            func.max(s.last_at).label("last_at"),
+        )
+        .select_from(LINKS.join(SPANS, s.user_id == key))
+        .where(new_links)
+        .group_by(link.user_id, s.event_type)
+        .subquery("moved")
+    )
+    _upsert(conn, moved)
+    conn.execute(delete(SPANS).where(s.user_id.in_(select(key).where(new_links))))
+
+
+def forget_user(*, session: Session, user_id: int, anonymous_ids: Iterable[str] = ()) -> None:
     """Erasure of `user_id`: wait for a fold in progress and keep new ones out until the
     caller's transaction ends; the caller then deletes the user's events and their
-    user_event_spans rows in it, and no fold can bring those back. (The same call as the
-    other rollups': these rows hold no counters to take the user out of.)"""
+    user_event_spans rows in it, and no fold can bring those back. The spans their linked
+    `anonymous_ids` still have under their own keys are deleted here. (These rows hold no
+    counters to take the person out of.)"""
     rollup_watermark.hold(session, NAME)
+    keys = [anonymous_key_of(a) for a in anonymous_ids]
+    if keys:
+        session.execute(delete(SPANS).where(SPANS.c.user_id.in_(keys)))
 
 
 def reset(*, session: Session) -> None:
