@@ -28,19 +28,22 @@ def test_batch_over_the_event_limit_is_refused_whole_and_consumes_nothing(
     assert event_count(query) == 150
 
 
-def test_track_counts_one_against_the_event_limit(app_factory, auth, query, at):
+def test_track_is_bounded_by_the_write_limit_alone(app_factory, auth, query, at):
+    """One limit check per /track (issue 14): a spent EVENT_LIMIT refuses batches, not
+    /track, which WRITE_LIMIT bounds."""
     at(NOW)
-    client = app_factory(EVENT_LIMIT="3 per minute").test_client()
-    user, other = auth(), auth()
-    assert statuses(post_batch(client, user.headers, [event(), event()])) == ["accepted"] * 2
-    assert client.post(TRACK, json={"event_type": "app_opened"},
-                       headers=user.headers).status_code == 201
+    client = app_factory(EVENT_LIMIT="3 per minute", WRITE_LIMIT="4 per minute").test_client()
+    user = auth()
+    assert statuses(post_batch(client, user.headers, [event() for _ in range(3)])) == [
+        "accepted"
+    ] * 3
+    for _ in range(4):  # EVENT_LIMIT is spent; WRITE_LIMIT counts per route: 4 /track
+        r = client.post(TRACK, json={"event_type": "app_opened"}, headers=user.headers)
+        assert r.status_code == 201, r.get_json()
     r = client.post(TRACK, json={"event_type": "app_opened"}, headers=user.headers)
     assert_problem(r, 429)
     assert "Retry-After" in r.headers
-    # Per user: someone else still has the whole budget.
-    assert statuses(post_batch(client, other.headers, [event()] * 1)) == ["accepted"]
-    assert event_count(query) == 4
+    assert event_count(query) == 7
 
 
 def test_event_limit_on_redis_is_shared_and_refunds(app_factory, auth, query, at, redis_url):

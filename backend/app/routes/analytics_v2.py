@@ -73,18 +73,14 @@ def event_limit() -> str:
 
 
 def _event_cost() -> int:
-    """Events in this request: 1 for /track, the batch's length for /batch.
-
-    A body whose envelope is invalid costs 0 here (it will be refused whole with 4xx).
-    """
-    cost = 1
-    if request.endpoint == "analytics_v2.batch":
-        try:
-            body = json_body(request)
-        except HTTPException:
-            body = None
-        events = body.get("events") if isinstance(body, dict) else None
-        cost = len(events) if isinstance(events, list) and len(events) <= MAX_BATCH_EVENTS else 0
+    """Events in this batch; 0 for a body whose envelope is invalid (it will be refused
+    whole with 4xx)."""
+    try:
+        body = json_body(request)
+    except HTTPException:
+        body = None
+    events = body.get("events") if isinstance(body, dict) else None
+    cost = len(events) if isinstance(events, list) and len(events) <= MAX_BATCH_EVENTS else 0
     g.event_cost = cost
     return cost
 
@@ -108,7 +104,12 @@ def _refund_refused_events(breach: RequestLimit) -> None:
 
 
 def _events_limited(func: F) -> F:
-    """EVENT_LIMIT, shared by /track and /batch, per user; a refused batch is refused whole."""
+    """EVENT_LIMIT, per user, on /batch; a refused batch is refused whole.
+
+    Not on /track: one event per request, bounded by WRITE_LIMIT, so that each /track
+    checks one limit (one Redis round trip; issue 14). A user's events per window are at
+    most WRITE_LIMIT (by /track) + EVENT_LIMIT (by /batch).
+    """
     return limiter.shared_limit(
         event_limit, scope="events", cost=_event_cost, on_breach=_refund_refused_events
     )(func)
@@ -174,7 +175,6 @@ def _result(result: ingestion_service.EventResult) -> dict[str, Any]:
 @blp.route("/track", methods=["POST"])
 @auth_required()
 @limiter.limit(write_limit)
-@_events_limited
 @_records_refusals("track")
 @blp.arguments(EventCreate)
 @blp.response(201, EventRead)
