@@ -187,3 +187,51 @@ def test_views_are_saved_to_a_shared_dashboard_and_opened_from_it(
     assert server.api("/dashboards").get_json() == {"items": []}
     assert "No dashboard saved yet." in page.inner_text("#table-dashboards")
     assert page.errors == []
+
+
+def _labels(page: Any) -> list[str]:
+    return page.evaluate(
+        "window.dashboard.charts['chart-trends'].data.datasets.map((d) => d.label)"
+    )
+
+
+def test_clicking_a_breakdown_line_filters_the_view_and_the_link_keeps_it(
+    page: Any, server: Server
+) -> None:
+    _log_in(page, server)
+    query = "?event_type=plan_viewed&breakdown=day_of_challenge&preset=last_90d&tz=UTC"
+    page.goto(server.base_url + "/admin/trends" + query)
+    page.wait_for_selector("body[data-state=ready]")
+    before = _labels(page)
+    assert len(before) > 2 and any("other" in label for label in before)
+    # Click the first line at its highest point (its pixel position from Chart.js).
+    x, y = page.evaluate(
+        """() => { const c = window.dashboard.charts['chart-trends'];
+                   const points = c.getDatasetMeta(0).data;
+                   const top = points.reduce((a, b) => (b.y < a.y ? b : a));
+                   const box = c.canvas.getBoundingClientRect();
+                   return [box.left + top.x, box.top + top.y]; }"""
+    )
+    page.mouse.click(x, y)
+    page.wait_for_function("location.search.includes('only=')")
+    page.wait_for_selector("body[data-state=ready]")
+    value = page.evaluate("new URLSearchParams(location.search).get('only')")
+    assert _labels(page) == [f"plan_viewed: {value}"] == [before[0]]
+    assert page.input_value("#only-select") == value
+    _shot(page, "dashboard-trends-filtered")
+    # The link reproduces the filtered view; Back returns to every value.
+    page.reload()
+    page.wait_for_selector("body[data-state=ready]")
+    assert _labels(page) == [before[0]]
+    page.go_back()
+    page.wait_for_function("!location.search.includes('only=')")
+    page.wait_for_selector("body[data-state=ready]")
+    assert _labels(page) == before
+    # The same filter from the keyboard: the "Only the value" list.
+    page.select_option("#only-select", value)
+    page.wait_for_function("location.search.includes('only=')")
+    page.wait_for_selector("body[data-state=ready]")
+    assert _labels(page) == [before[0]]
+    page.select_option("#only-select", "")
+    page.wait_for_function("!location.search.includes('only=')")
+    assert page.errors == []

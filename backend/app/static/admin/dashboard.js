@@ -35,6 +35,9 @@
     fields(form).forEach((el) => {
       if (!state.has(el.name)) {
         if (el.type === "checkbox") el.checked = false;
+        // A report's own control the URL leaves out takes its default (Back to a view
+        // before a filter clears the filter); the shared ones keep the tab's values.
+        else if (!el.hasAttribute("data-common")) resetToDefault(el);
         return;
       }
       const values = state.getAll(el.name);
@@ -42,6 +45,14 @@
       else if (el.multiple) [...el.options].forEach((o) => { o.selected = values.includes(o.value); });
       else el.value = values[0];
     });
+  }
+
+  // A hidden input's value is its default too (setting one sets the other): "" for those.
+  const defaultOf = (el) => (el.type === "hidden" ? el.dataset.default || "" : el.defaultValue);
+
+  function resetToDefault(el) {
+    if (el.tagName === "SELECT") [...el.options].forEach((o) => { o.selected = o.defaultSelected; });
+    else el.value = defaultOf(el);
   }
 
   // The shared controls (range, zone) are also remembered for this tab, for pages opened
@@ -74,12 +85,19 @@
     ["UTC", ...zones].forEach((zone) => list.appendChild(new Option(zone, zone)));
   }
 
-  // Controls a URL does not mention keep their defaults (checkboxes excepted: absent is off).
+  // Controls a URL does not mention keep their defaults (checkboxes excepted: absent is
+  // off): the page's own, not what the browser restored into the form on Back.
   function keepUnlisted(form, state) {
     fields(form).forEach((el) => {
       if (state.has(el.name) || el.type === "checkbox") return;
-      if (el.multiple) [...el.selectedOptions].forEach((o) => state.append(el.name, o.value));
-      else if (el.value !== "") state.set(el.name, el.value);
+      const common = el.hasAttribute("data-common");
+      if (el.tagName === "SELECT") {
+        [...el.options].filter((o) => (common ? o.selected : o.defaultSelected))
+          .forEach((o) => state.append(el.name, o.value));
+      } else {
+        const value = common ? el.value : defaultOf(el);
+        if (value !== "") state.set(el.name, value);
+      }
     });
   }
 

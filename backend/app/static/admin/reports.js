@@ -30,21 +30,23 @@
     return Array.from({ length }, (_, i) => group.reduce((n, s) => n + s.points[i][measure], 0));
   }
 
-  function trendLines(data, measure) {
+  function trendLines(data, measure, only) {
     const length = (data.series[0] || { points: [] }).points.length;
     const name = (s) => s.event_type + (data.breakdown ? ": " + (s.other ? "other" : s.value) : "");
     const key = (s) => s.event_type + "\u0000" + (s.other ? "\u0001" : s.value);
     const previous = new Map((data.previous || []).map((s) => [key(s), s]));
     const total = (s) => s.points.reduce((n, p) => n + p[measure], 0);
-    const named = data.series.filter((s) => !s.other);
-    const kept = data.breakdown
+    // A view filtered to one value (a click on its line) keeps that value's lines only.
+    const filtered = Boolean(data.breakdown && only);
+    const named = data.series.filter((s) => !s.other && (!filtered || String(s.value) === only));
+    const kept = data.breakdown && !filtered
       ? [...named].sort((a, b) => total(b) - total(a)).slice(0, TOP) : named;
     // A value without events in the previous period has no series there: its line is 0.
     const before = (s) => (previous.has(key(s))
       ? previous.get(key(s)).points.map((p) => p[measure]) : Array(length).fill(0));
     const lines = kept.map((s) => ({ label: name(s), data: s.points.map((p) => p[measure]),
-      previous: data.previous ? before(s) : null }));
-    if (data.breakdown) {
+      previous: data.previous ? before(s) : null, value: s.value }));
+    if (data.breakdown && !filtered) {
       const rest = data.series.filter((s) => !kept.includes(s));
       [...new Set(rest.map((s) => s.event_type))].forEach((type) => {
         const group = rest.filter((s) => s.event_type === type);
@@ -57,22 +59,62 @@
     return lines;
   }
 
+  // Filter the view to one breakdown value (null: every value); it goes into the URL.
+  function showOnly(form, value) {
+    form.only.value = value === null || value === undefined ? "" : String(value);
+    D.apply(R.trends, form);
+  }
+
+  // "Only the value": the breakdown's values (keyboard and screen-reader access to what a
+  // click on a line does).
+  function fillOnlySelect(data, form) {
+    const select = D.$("#only-select");
+    const values = [...new Set(data.series.filter((s) => !s.other).map((s) => String(s.value)))];
+    select.replaceChildren(new Option("All values", ""));
+    values.forEach((v) => select.add(new Option(data.breakdown + " = " + v, v)));
+    select.value = values.includes(form.only.value) ? form.only.value : "";
+    select.onchange = () => showOnly(form, select.value || null);
+    document.querySelector(".only-value").hidden = !data.breakdown;
+    D.$("#trends-hint").hidden = !data.breakdown;
+  }
+
   R.trends = getReport("/insights/trends", (data, form) => {
     const measure = form.measure.value;
     const first = data.series[0] || { points: [] };
+    // A value the answer does not hold (another breakdown's) filters nothing.
+    const known = data.series.some((s) => !s.other && String(s.value) === form.only.value);
+    const only = data.breakdown && known ? form.only.value : "";
     const datasets = [];
-    trendLines(data, measure).forEach((line, i) => {
+    const values = [];  // the breakdown value of each dataset (undefined: "other")
+    trendLines(data, measure, only).forEach((line, i) => {
       datasets.push(D.dataset(line.label, line.data, i));
+      values.push(line.value);
       if (line.previous) {
         datasets.push(D.dataset(line.label + " (previous period)", line.previous, i,
           { borderDash: [6, 4], pointRadius: 0, backgroundColor: "transparent" }));
+        values.push(line.value);
       }
     });
+    fillOnlySelect(data, form);
+    const pick = (index) => {
+      if (data.breakdown && values[index] !== undefined && !only) showOnly(form, values[index]);
+    };
     D.chart("chart-trends", {
       type: "line",
       data: { labels: first.points.map((p) => p.start + (p.partial ? " (so far)" : "")), datasets },
-      options: { scales: { y: { beginAtZero: true, title: { display: true, text: measure } } } },
-    }, { title: "Trends: " + measure + " per " + (form.interval ? form.interval.value : "day") });
+      options: {
+        scales: { y: { beginAtZero: true, title: { display: true, text: measure } } },
+        onClick: (event, _elements, chart) => {
+          const hit = chart.getElementsAtEventForMode(event, "nearest", { intersect: false }, true);
+          if (hit.length) pick(hit[0].datasetIndex);
+        },
+        onHover: (event, _elements, chart) => {
+          chart.canvas.style.cursor = data.breakdown && !only ? "pointer" : "default";
+        },
+        plugins: { legend: { onClick: (_event, item) => pick(item.datasetIndex) } },
+      },
+    }, { title: "Trends: " + measure + " per " + (form.interval ? form.interval.value : "day")
+      + (only ? " (" + data.breakdown + " = " + only + ")" : "") });
   });
 
   R["active-users"] = getReport("/insights/active-users", (data) => {
