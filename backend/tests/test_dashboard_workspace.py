@@ -235,3 +235,35 @@ def test_clicking_a_breakdown_line_filters_the_view_and_the_link_keeps_it(
     page.select_option("#only-select", "")
     page.wait_for_function("!location.search.includes('only=')")
     assert page.errors == []
+
+
+def test_write_keys_are_created_shown_once_and_revoked(page: Any, server: Server) -> None:
+    from tests.segment_support import basic
+
+    _log_in(page, server)
+    page.click("nav >> text=Write keys")
+    page.wait_for_selector("body[data-state=ready]")
+    page.select_option("#key-form select[name=source]", "web")
+    page.fill("#key-form input[name=name]", "Marketing site")
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("#new-key:not([hidden])")
+    key = page.inner_text("#new-key-value")
+    assert key.startswith("wk_pub_")
+    page.wait_for_selector("#table-keys >> text=Marketing site")
+    row = page.locator("#table-keys tbody tr", has_text="Marketing site")
+    assert "active" in row.inner_text() and key[:12] in row.inner_text()
+    assert key not in page.inner_text("#table-keys")  # the table shows prefixes only
+    _shot(page, "dashboard-write-keys")
+    # The key works on /v1 until it is revoked.
+    v1 = server.app.test_client()
+    identify = {"type": "identify", "userId": None, "anonymousId": "anon-keys-test",
+                "messageId": "m-1"}
+    assert v1.post("/v1/identify", json=identify, headers=basic(key)).status_code != 401
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button", has_text="Revoke").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#table-keys tbody tr')].some((r) => "
+        "r.textContent.includes('Marketing site') && r.textContent.includes('revoked'))"
+    )
+    assert v1.post("/v1/identify", json=identify, headers=basic(key)).status_code == 401
+    assert page.errors == []

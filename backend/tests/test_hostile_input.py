@@ -32,7 +32,8 @@ HOSTILE = {
 # The analytics ingestion judges event text itself: 422 by contract (DESIGN.md).
 OPTED_OUT = {"/api/v2/analytics/track", "/api/v2/analytics/batch"}
 PATH_VALUES = {
-    "day": "1", "challenge_id": "1", "video_id": "1", "user_id": "1", "dashboard_id": "1"
+    "day": "1", "challenge_id": "1", "video_id": "1", "user_id": "1", "dashboard_id": "1",
+    "key_id": "1",
 }
 INSIGHTS = "/api/v2/insights"
 

@@ -13,6 +13,7 @@ from app.routes import (
     privacy_v2,
     segment_v1,
     videos_v2,
+    write_keys_v2,
 )
 from app.routes.admin_dashboard import bp as admin_dashboard_bp
 from app.routes.health import health_bp
@@ -27,6 +28,7 @@ def register_blueprints(api: Api, app: Flask) -> None:
     api.register_blueprint(insights_blp)
     api.register_blueprint(dashboards_blp)
     api.register_blueprint(segment_v1.blp)
+    api.register_blueprint(write_keys_v2.blp)
     segment_v1.document_security(api)
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_dashboard_bp)

@@ -26,12 +26,13 @@ PAGES = {
     "people": "People",
     "user-timeline": "User timeline",
     "dashboards": "Dashboards",
+    "write-keys": "Write keys",
 }
 
 # Pages whose report takes no date range (realtime is the last 30 minutes).
-NO_RANGE = {"realtime", "people", "user-timeline", "dashboards"}
+NO_RANGE = {"realtime", "people", "user-timeline", "dashboards", "write-keys"}
 # Pages that are not a report: no CSV, and not saved into a dashboard.
-NOT_REPORTS = {"dashboards"}
+NOT_REPORTS = {"dashboards", "write-keys"}
 
 # Only our own origin: the dashboard must work offline, so nothing may come from a CDN.
 CSP = (

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask_jwt_extended import current_user
 
-from app.errors import DomainError, Forbidden
-from app.routes._common import ApiBlueprint, auth_required, problems
+from app.errors import DomainError
+from app.routes._admin import admins_only
+from app.routes._common import ApiBlueprint, problems
 from app.schemas.dashboards import (
     DashboardCreate,
     DashboardListRead,
@@ -18,8 +17,6 @@ from app.schemas.dashboards import (
 )
 from app.services.insights import dashboards
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 blp = ApiBlueprint(
     "insights_dashboards",
     __name__,
@@ -27,21 +24,11 @@ blp = ApiBlueprint(
     description="Saved dashboards: named sets of report views, shared by the admins",
 )
 
-
-def admins_only(func: F) -> F:
-    """401 without a valid token, 403 problem+json for a user who is not an admin."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
-            raise Forbidden("Dashboards are for admins only.")
-        return func(*args, **kwargs)
-
-    return auth_required()(problems(403)(wrapper))  # type: ignore[return-value]
+ADMINS = admins_only("Dashboards")
 
 
 @blp.route("", methods=["GET"])
-@admins_only
+@ADMINS
 @blp.response(200, DashboardListRead)
 def list_dashboards() -> Any:
     """Every saved dashboard, by name"""
@@ -49,7 +36,7 @@ def list_dashboards() -> Any:
 
 
 @blp.route("", methods=["POST"])
-@admins_only
+@ADMINS
 @blp.arguments(DashboardCreate)
 @blp.response(201, DashboardRead)
 @problems(409)
@@ -59,7 +46,7 @@ def create_dashboard(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/<int:dashboard_id>", methods=["GET"])
-@admins_only
+@ADMINS
 @blp.response(200, DashboardRead)
 def get_dashboard(dashboard_id: int) -> Any:
     """One dashboard and its views"""
@@ -67,7 +54,7 @@ def get_dashboard(dashboard_id: int) -> Any:
 
 
 @blp.route("/<int:dashboard_id>", methods=["PATCH"])
-@admins_only
+@ADMINS
 @blp.arguments(DashboardUpdate)
 @blp.response(200, DashboardRead)
 @problems(409)
@@ -79,7 +66,7 @@ def update_dashboard(data: dict[str, Any], dashboard_id: int) -> Any:
 
 
 @blp.route("/<int:dashboard_id>", methods=["DELETE"])
-@admins_only
+@ADMINS
 @blp.response(204)
 def delete_dashboard(dashboard_id: int) -> Any:
     """Delete a dashboard (for everyone)"""
