@@ -267,3 +267,46 @@ def test_write_keys_are_created_shown_once_and_revoked(page: Any, server: Server
     )
     assert v1.post("/v1/identify", json=identify, headers=basic(key)).status_code == 401
     assert page.errors == []
+
+
+def test_overview_shows_sessions_and_platforms_and_a_bar_opens_its_trend(
+    page: Any, server: Server
+) -> None:
+    _log_in(page, server)
+    page.wait_for_selector("#session-figures li")
+    sessions = server.api("/sessions", query_string={"preset": "last_30d", "tz": "UTC"})
+    expected = sum(p["sessions"] for p in sessions.get_json()["points"])
+    page.goto(server.base_url + "/admin/overview?preset=last_30d&tz=UTC")
+    page.wait_for_selector("body[data-state=ready]")
+    shown = page.inner_text("#session-figures li[data-key=sessions] .figure-value")
+    assert int(shown.replace(",", "").replace("\u202f", "").replace(".", "")) == expected > 0
+    trends = server.api("/trends", query_string={
+        "event_type": "app_opened", "breakdown_property": "platform", "preset": "last_30d",
+        "tz": "UTC"}).get_json()
+    totals = {str(s["value"]): sum(p["events"] for p in s["points"])
+              for s in trends["series"] if not s.get("other") and s["value"] is not None}
+    bars = page.evaluate(
+        "(() => { const c = window.dashboard.charts['chart-platforms'];"
+        " return Object.fromEntries(c.data.labels.map((l, i) => [l, c.data.datasets[0].data[i]]));"
+        " })()"
+    )
+    assert bars == {k: v for k, v in totals.items() if v > 0} and len(bars) >= 2
+    assert page.locator("#chart-platforms-table-details").count() == 1  # a table alternative
+    _shot(page, "dashboard-overview")
+    top = max(bars, key=bars.get)
+    x, y = page.evaluate(
+        """() => { const c = window.dashboard.charts['chart-platforms'];
+                   c.canvas.scrollIntoView({ block: "center" });
+                   const bar = c.getDatasetMeta(0).data[0];
+                   const box = c.canvas.getBoundingClientRect();
+                   return [box.left + (bar.x + bar.base) / 2, box.top + bar.y]; }"""
+    )
+    page.mouse.click(x, y)
+    page.wait_for_url("**/admin/trends?*")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.input_value("select[name=platform]") == top
+    drawn = page.evaluate(
+        "window.dashboard.charts['chart-trends'].data.datasets[0].data.reduce((a, b) => a + b, 0)"
+    )
+    assert drawn == bars[top]
+    assert page.errors == []

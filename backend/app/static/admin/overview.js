@@ -79,6 +79,7 @@
       if (!data.top_events.length) events.textContent = "No events in this period.";
       D.$("#compared").textContent = "Compared with " + data.previous_period.from + " to "
         + data.previous_period.to + " (the same number of days just before).";
+      await D.overviewMore(form, data, card);
     },
   };
 
