@@ -310,3 +310,21 @@ def test_overview_shows_sessions_and_platforms_and_a_bar_opens_its_trend(
     )
     assert drawn == bars[top]
     assert page.errors == []
+
+
+def test_people_sorted_by_last_seen(page: Any, server: Server) -> None:
+    from tests.dashboard_support import table_rows
+
+    _log_in(page, server)
+    page.goto(server.base_url + "/admin/people?limit=50&sort=last_seen&tz=UTC")
+    page.wait_for_selector("body[data-state=ready]")
+    people = server.api("/users", query_string={"limit": 50}).get_json()["items"]
+    expected = sorted(people, key=lambda p: p["last_seen"] or "", reverse=True)
+    ids = [row[2] for row in table_rows(page, "table-people")]
+    assert ids == [str(p["id"]) for p in expected]
+    assert page.get_attribute("#table-people thead th:nth-child(4)", "aria-sort") == "descending"
+    page.select_option("select[name=sort]", "")
+    page.click("#apply")
+    page.wait_for_function("!location.search.includes('sort=')")
+    page.wait_for_selector("body[data-state=ready]")
+    assert [row[2] for row in table_rows(page, "table-people")] == [str(p["id"]) for p in people]

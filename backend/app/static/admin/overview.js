@@ -108,12 +108,18 @@
       people.items = people.items.concat(data.items);
       people.cursor = data.next_cursor;
       const zone = form.tz.value.trim() || "UTC";
+      // Last seen first: the pages loaded so far, most recent first, never seen last.
+      const seen = (p) => (p.last_seen ? Date.parse(p.last_seen) : -Infinity);
+      const rows = form.sort.value === "last_seen"
+        ? [...people.items].sort((a, b) => seen(b) - seen(a)) : people.items;
       D.table("table-people", ["Name", "Email", "Id", "Last seen", "Joined"],
-        people.items.map((p) => [
+        rows.map((p) => [
           { text: p.display_name, href: "/admin/user-timeline?user_id=" + p.id },
           p.email + (p.is_internal ? " (internal)" : ""), p.id,
           { text: D.ago(p.last_seen), sub: p.last_seen ? D.formatTime(p.last_seen, zone) : "" },
           D.formatTime(p.created_at, zone)]));
+      D.$("#table-people thead th:nth-child(4)").setAttribute("aria-sort",
+        form.sort.value === "last_seen" ? "descending" : "none");
       D.$("#people-count").textContent = people.items.length
         ? people.items.length + (people.cursor ? "+" : "") + " found"
         : "Nobody matches.";
