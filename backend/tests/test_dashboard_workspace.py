@@ -70,7 +70,7 @@ def page(browser: Any):
 
 def _shot(page: Any, name: str) -> None:
     if SCREENSHOT_DIR:
-        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"))
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=True)
 
 
 def _log_in(page: Any, server: Server) -> None:
