@@ -76,3 +76,23 @@ def test_response_body_writes_what_orjson_cannot_as_escapes():
     body = json_codec.response_body({"event_id": "x\ud800", "n": 2**70})
     assert body == b'{"event_id":"x\\ud800","n":1180591620717411303424}\n'
     assert json.loads(body) == {"event_id": "x\ud800", "n": 2**70}
+
+
+def test_response_body_writes_uuids_and_times_as_marshmallow_on_both_paths():
+    """/track answers with this instead of a schema dump: the same text as EventRead's,
+    also when an integer beyond 64 bits sends it down the standard library's path."""
+    import uuid
+
+    from app.schemas.analytics import EventRead
+
+    event = {
+        "id": 7, "user_id": 1, "event_id": uuid.UUID(int=5), "event_type": "app_opened",
+        "occurred_at": datetime(2026, 3, 1, 9, 0, 0, 123, tzinfo=UTC),
+        "created_at": datetime(2026, 3, 1, 9, 0, 1, tzinfo=UTC),
+        "duplicate": False, "clamped": False,
+    }
+    for data in ({"n": 1}, {"n": 2**70}):
+        row = event | {"event_data": data}
+        assert json.loads(json_codec.response_body(row)) == json.loads(
+            json.dumps(EventRead().dump(row))
+        )

@@ -198,7 +198,14 @@ def track(data: dict[str, Any]) -> Any:
     event = tracked.event
     body = {name: getattr(event, name, None) for name in _EVENT_COLUMNS}
     body |= {"duplicate": tracked.duplicate, "clamped": tracked.clamped}
-    return body, 200 if tracked.duplicate else 201
+    # EventRead's shape already (ints, strings, a JSON object, UUID and aware datetimes,
+    # which orjson writes as marshmallow does: str(uuid), isoformat()): answered as is,
+    # which spares a schema dump per event, as /batch does.
+    return current_app.response_class(
+        json_codec.response_body(body),
+        status=200 if tracked.duplicate else 201,
+        mimetype="application/json",
+    )
 
 
 @blp.route("/batch", methods=["POST"])

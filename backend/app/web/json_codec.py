@@ -13,6 +13,8 @@ the two agree and otherwise does what the standard library does:
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -54,15 +56,25 @@ def dumps_compact(value: Any) -> bytes | None:
 
 
 def response_body(value: Any) -> bytes:
-    """A response document (plain JSON types) as compact JSON, newline-ended.
+    """A response document as compact JSON, newline-ended: plain JSON types, and UUIDs and
+    aware datetimes written as marshmallow writes them (str(), isoformat()).
 
     Text a client sent may come back in it (a batch echoes event_ids): a lone surrogate
-    there is written as the standard library writes it, as a \\udXXX escape.
+    there is written as the standard library writes it, as a \\udXXX escape; so is an
+    integer beyond 64 bits, which orjson cannot write.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii") + b"\n"
+        return json.dumps(value, separators=(",", ":"), default=_as_text).encode("ascii") + b"\n"
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 Fragment = orjson.Fragment  # JSON text embedded as is by dumps_events
