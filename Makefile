@@ -49,9 +49,12 @@ run: seed
 	cd backend && ../$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The import contracts (pyproject.toml, [tool.importlinter]) first: a broken layer fails fast.
+# The suite runs in TEST_WORKERS pytest-xdist processes (one per core here), a test file per
+# worker at a time; each worker has its own PostgreSQL database and Redis db (conftest.py).
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check backend bench

@@ -32,10 +32,31 @@ from tests import services as svc
 pytest_plugins = ["tests.insights_data", "tests.store_support"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PG_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_test"
+# `make test` runs the suite in two pytest-xdist workers (gw0, gw1): each has a PostgreSQL
+# database of its own (challenge_test_gw0, ...) and a Redis db number of its own (15, 14),
+# so that no test sees another's rows. Scratch databases are named after PG_URL's.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+
+
+def _for_worker(pg_url: str, redis_url: str) -> tuple[str, str]:
+    if not WORKER:
+        return pg_url, redis_url
+    pg = make_url(pg_url)
+    pg = pg.set(database=f"{pg.database}_{WORKER}")
+    base, _, number = redis_url.rpartition("/")
+    return (
+        pg.render_as_string(hide_password=False),
+        f"{base}/{max(0, int(number or 0) - _WORKER_INDEX)}",
+    )
+
+
+PG_URL, REDIS_URL = _for_worker(
+    os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/challenge_test"
+    ),
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
 )
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import MetaData, Table, insert, select
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.models.user import normalize_email
-from tests.conftest import MIGRATIONS
+from tests.conftest import MIGRATIONS, PG_URL
 from tests.migration_support import app_on, scratch_database
 
 REGISTER = "/api/v2/auth/register"
@@ -75,7 +76,7 @@ def test_login_works_with_any_case_of_the_address(client, typed):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def scratch_url(request, tmp_path):
-    yield from scratch_database(request, tmp_path, name="challenge_test_emails")
+    yield from scratch_database(request, tmp_path, name=f"{make_url(PG_URL).database}_emails")
 
 
 def _add_users(emails: list[str]) -> None:
