@@ -20,6 +20,7 @@ from tests import services as svc
 from tests.oracle_support import Links as Links  # the oracles take these from here too
 from tests.oracle_support import actors, anonymous_id, forget_links, person, store_links
 from tests.oracle_support import links as links
+from tests.store_support import empty_store
 
 # +12:45/+13:45, +5:45, +5:30, +10:30/+11 (a 30-minute change), and Berlin's 23/25-hour days.
 ZONES = (
@@ -81,6 +82,7 @@ def reset() -> None:
     db.session.rollback()
     db.session.close()
     svc.empty_all_tables(db.engine, Base.metadata)
+    empty_store()
 
 
 def add_users(count: int, *, internal: set[int]) -> list[int]:

@@ -39,12 +39,15 @@ def test_clickhouse_down_keeps_ingestion_and_answers_503_then_ships_all(
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert r.mimetype == "application/problem+json"
     assert "analytics store is unavailable" in r.get_json()["detail"]
-    for path in ("realtime", f"user-timeline?user_id={user.user['id']}"):
+    for path in ("realtime", f"user-timeline?user_id={user.user['id']}",
+                 "trends?event_type=app_opened", "active-users",
+                 "retention?start_event=app_opened&return_event=app_opened"):
         assert client.get(f"{URL}/{path}", headers=admin.headers).status_code == 503
     # A report ClickHouse does not serve yet still reads the app database.
-    r = client.get(f"{URL}/retention?start_event=app_opened&return_event=app_opened",
-                   headers=admin.headers)
-    assert r.status_code == 200
+    r = client.post(f"{URL}/funnels", headers=admin.headers, json={
+        "steps": [{"event_type": "app_opened"}, {"event_type": "plan_viewed"}]})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["steps"][0]["users"] == 1
 
     ready = client.get("/readyz")
     assert ready.status_code == 200

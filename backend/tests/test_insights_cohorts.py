@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.insights_data import BERLIN, get
 
 URL = "/api/v2/insights"
 RANGE = {"tz": BERLIN, "from": "2026-03-23", "to": "2026-04-01"}
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
 
 
 def cells(cohort):

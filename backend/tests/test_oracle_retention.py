@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
@@ -22,6 +23,12 @@ from tests.cohort_oracle import Event
 
 KINDS = ("challenge_joined", "plan_viewed")
 Row = tuple[str, int, list[tuple[int | None, int | None]]]
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
 
 
 def reference(

@@ -21,6 +21,7 @@ every event is grouped by its local day.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select, unio
 
 from app import clock
 from app.models import AnalyticsEvent, UserEventSpan
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import retention as store_retention
 from app.services.insights import persons
 from app.services.insights.params import (
     Period,
@@ -97,6 +100,24 @@ def run(
         raise invalid("cohort_type", f"Must be one of {', '.join(COHORT_TYPES)}.")
     step = 7 if unit == "week" else 1
     recurring = cohort_type == "recurring"
+    store = store_reading.for_reports()
+    if store is not None:
+        rows = store_retention.tally(
+            store,
+            period,
+            start_event=start_event,
+            return_event=return_event,
+            step=step,
+            periods=periods,
+            recurring=recurring,
+            first_day=day_number(period.start_date),
+            last_day=day_number(period.end_date),
+        )
+        seen = min(day_number(clock.today_in(period.tz)), day_number(period.end_date))
+        return _result(
+            period, start_event, return_event, unit, periods, cohort_type, step, seen,
+            _counts(rows),
+        )
     who = persons.persons()
     query = _Query(
         period, start_event, return_event, step, periods, recurring=recurring, events=who.events()
@@ -113,7 +134,24 @@ def run(
         sizes, on, reached = query.counts(spans=spans)
     else:
         sizes, on, reached = query.scan_counts()
+    return _result(
+        period, start_event, return_event, unit, periods, cohort_type, step, seen,
+        (sizes, on, reached),
+    )
 
+
+def _result(
+    period: Period,
+    start_event: str,
+    return_event: str,
+    unit: str,
+    periods: int,
+    cohort_type: str,
+    step: int,
+    seen: int,
+    counts: Counts,
+) -> RetentionResult:
+    sizes, on, reached = counts
     result = []
     for cohort in sorted(sizes):
         size = sizes[cohort]
@@ -277,14 +315,20 @@ class _Query:
                 furthest.c.cohort, furthest.c.p
             ),
         )
-        sizes: dict[int, int] = {}
-        on: dict[tuple[int, int], int] = {}
-        reached: dict[int, dict[int, int]] = defaultdict(dict)
-        for which, cohort, p, n in reader().execute(statement):
-            if which == 0:
-                sizes[cohort] = n
-            elif which == 1:
-                on[(cohort, p)] = n
-            else:
-                reached[cohort][p] = n
-        return sizes, on, reached
+        return _counts(reader().execute(statement))
+
+
+def _counts(rows: Iterable[Any]) -> Counts:
+    """Counts from (kind, cohort, period, users) rows: 0 sizes, 1 returned in period p,
+    2 furthest period returned in."""
+    sizes: dict[int, int] = {}
+    on: dict[tuple[int, int], int] = {}
+    reached: dict[int, dict[int, int]] = defaultdict(dict)
+    for which, cohort, p, n in rows:
+        if which == 0:
+            sizes[cohort] = n
+        elif which == 1:
+            on[(cohort, p)] = n
+        else:
+            reached[cohort][p] = n
+    return sizes, on, reached
