@@ -328,3 +328,50 @@ def test_people_sorted_by_last_seen(page: Any, server: Server) -> None:
     page.wait_for_function("!location.search.includes('sort=')")
     page.wait_for_selector("body[data-state=ready]")
     assert [row[2] for row in table_rows(page, "table-people")] == [str(p["id"]) for p in people]
+
+
+def test_a_funnel_bar_opens_the_people_who_dropped_there(page: Any, server: Server) -> None:
+    from tests.dashboard_support import table_rows
+
+    _log_in(page, server)
+    steps = "challenge_joined\nplan_viewed day_of_challenge=1\nplan_completed day_of_challenge=7"
+    query = "?preset=last_90d&tz=UTC&window_days=30&steps=" + steps.replace("\n", "%0A")
+    page.goto(server.base_url + "/admin/funnels" + query)
+    page.wait_for_selector("body[data-state=ready]")
+    funnel = server.api("/funnels", method="POST", query_string={"preset": "last_90d", "tz": "UTC"},
+                        json={"steps": [{"event_type": "challenge_joined"},
+                                        {"event_type": "plan_viewed",
+                                         "where": {"day_of_challenge": 1}},
+                                        {"event_type": "plan_completed",
+                                         "where": {"day_of_challenge": 7}}],
+                              "window_days": 30}).get_json()
+    lost = funnel["steps"][2]["drop_off"]
+    assert lost > 0
+    x, y = page.evaluate(
+        """() => { const c = window.dashboard.charts['chart-funnel'];
+                   const bar = c.getDatasetMeta(0).data[2];
+                   const box = c.canvas.getBoundingClientRect();
+                   return [box.left + (bar.x + bar.base) / 2, box.top + bar.y]; }"""
+    )
+    page.mouse.click(x, y)
+    page.wait_for_function("location.search.includes('dropped=3')")
+    page.wait_for_selector("#dropped-card:not([hidden]) #table-dropped tbody tr")
+    assert page.inner_text("#dropped-title").startswith(f"{lost} dropped before step 3")
+    people = server.api("/funnels/people", method="POST",
+                        query_string={"preset": "last_90d", "tz": "UTC"},
+                        json={"steps": [{"event_type": "challenge_joined"},
+                                        {"event_type": "plan_viewed",
+                                         "where": {"day_of_challenge": 1}},
+                                        {"event_type": "plan_completed",
+                                         "where": {"day_of_challenge": 7}}],
+                              "window_days": 30, "step": 3}).get_json()
+    assert people["dropped"] == lost
+    rows = table_rows(page, "table-dropped")
+    assert [r[2] for r in rows] == [str(u["id"]) for u in people["items"]]
+    _shot(page, "dashboard-funnel-dropped")
+    page.reload()  # the link keeps the people shown
+    page.wait_for_selector("#dropped-card:not([hidden]) #table-dropped tbody tr")
+    page.click("#table-dropped tbody tr:first-child a")
+    page.wait_for_url("**/admin/user-timeline?user_id=*")
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.errors == []

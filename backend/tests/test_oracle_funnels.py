@@ -18,7 +18,7 @@ from hypothesis import event as label
 from hypothesis import strategies as st
 
 from app.services.insights.params import build_period
-from app.services.insights.reports import funnels
+from app.services.insights.reports import funnel_people, funnels
 from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
 
@@ -71,8 +71,31 @@ def reference(
         tried = [_path(mine, s, steps, window_days * 86400) for s in starts]
         # Furthest; then the earliest last event; then the latest start.
         paths.append(min(tried, key=lambda p: (-len(p), p[-1][0], -p[0][0])))
+    return _rows(paths, len(steps))
+
+
+def first_paths(
+    events: list[Event], internal: set[int], steps: list[funnels.Step], period: Any,
+    window_days: int,
+) -> dict[int, list[Any]]:
+    """attempt=first: each person's path from their first step-1 event in the period."""
+    by_user: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.user not in internal:
+            by_user[event.user].append(event)
+    paths = {}
+    for who, mine in by_user.items():
+        mine.sort(key=lambda e: (e.at, e.id))
+        starts = [i for i, e in enumerate(mine)
+                  if _matches(steps[0], e) and period.utc_start <= e.at < period.utc_end]
+        if starts:
+            paths[who] = _path(mine, starts[0], steps, window_days * 86400)
+    return paths
+
+
+def _rows(paths: list[list[Any]], count: int) -> list[tuple[int, float | None]]:
     rows = []
-    for i in range(len(steps)):
+    for i in range(count):
         through = [p for p in paths if len(p) > i]
         gaps = [(p[i][1] - p[i - 1][1]).total_seconds() for p in through] if i else []
         rows.append((len(through), round(statistics.median(gaps), 3) if gaps else None))
@@ -123,6 +146,15 @@ def _check(events: list[Event], internal: set[int], case: dict[str, Any], when: 
         )
         assert got == expected, (when, attempt, case, events)
         answers.append(got)
+    # The people of each step's drop-off: who reached the step before it and not it.
+    paths = first_paths(events, internal, case["steps"], case["period"], case["window_days"])
+    for step in range(2, len(case["steps"]) + 1):
+        people = funnel_people.dropped(period=case["period"], steps=case["steps"],
+                                       window_days=case["window_days"], step=step)
+        lost = sorted(who for who, path in paths.items() if len(path) == step - 1)
+        assert people.dropped == len(lost), (when, step, case, events)
+        assert [u.id for u in people.items] == [who for who in lost if who > 0]
+        assert people.anonymous == sum(1 for who in lost if who < 0)
     label(f"{when}: best {'differs from' if answers[0] != answers[1] else 'equals'} first")
     if any(a.at == b.at and a.user == b.user for a in events for b in events if a.id < b.id):
         label("a user has two events at one instant")

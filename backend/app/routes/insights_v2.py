@@ -12,6 +12,7 @@ from flask_jwt_extended import current_user
 from app.config import SERVER_EVENT_TYPES
 from app.errors import Forbidden
 from app.routes._common import ApiBlueprint, auth_required, problems
+from app.schemas import funnel_people as fp
 from app.schemas import insights as s
 from app.schemas import insights_home as home
 from app.services.insights.csv_export import Exportable, to_csv
@@ -20,6 +21,7 @@ from app.services.insights.reports import (
     active_users,
     api_health,
     challenge_progress,
+    funnel_people,
     funnels,
     overview,
     people,
@@ -175,6 +177,23 @@ def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
         steps=steps,
         window_days=body["window_days"],
         attempt=body["attempt"],
+    )
+    return _respond(result, args)
+
+
+@blp.route("/funnels/people", methods=["POST"])
+@admin_required
+@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(fp.FunnelPeopleCreate)
+@blp.response(200, fp.FunnelPeopleRead)
+def create_funnel_people(args: dict[str, Any], body: dict[str, Any]) -> Any:
+    """The people who reached the step before `step` and not `step` (its drop-off), on the
+    funnel's first-attempt paths"""
+    steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
+    funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
+    result = funnel_people.dropped(
+        period=_period(args), steps=steps, window_days=body["window_days"],
+        step=body["step"], limit=body["limit"],
     )
     return _respond(result, args)
 

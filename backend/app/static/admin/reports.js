@@ -164,19 +164,58 @@
     });
   }
 
-  R.funnels = getReport("/insights/funnels", (data) => {
+  // The view with the people who dropped before step k (null: none shown), as a link.
+  function droppedHref(form, step) {
+    const state = D.state(form);
+    if (step) state.set("dropped", step); else state.delete("dropped");
+    return "?" + state;
+  }
+
+  function showDropped(form, step) {
+    form.dropped.value = step ? String(step) : "";
+    D.apply(R.funnels, form);
+  }
+
+  // The people who reached the step before `step` and not `step`, linked to their timelines.
+  async function drawDropped(form, data) {
+    const step = Number(form.dropped.value);
+    const card = D.$("#dropped-card");
+    card.hidden = !(step >= 2 && step <= data.steps.length);
+    if (card.hidden) return;
+    const request = R.funnels.request(form);
+    const people = await D.getJSON("/insights/funnels/people", { method: "POST",
+      params: request.params, body: Object.assign({}, request.body, { step }) });
+    const target = data.steps[step - 1];
+    D.$("#dropped-title").textContent = people.dropped + " dropped before step " + step + " ("
+      + target.event_type + ")" + (people.anonymous ? ", " + people.anonymous
+      + " of them anonymous visitors (not listed)" : "");
+    D.table("table-dropped", ["Name", "Email", "Id"], people.items.map((u) => [
+      { text: u.display_name, href: "/admin/user-timeline?user_id=" + u.id }, u.email, u.id]));
+    D.$("#dropped-close").onclick = (event) => { event.preventDefault(); showDropped(form, null); };
+  }
+
+  R.funnels = getReport("/insights/funnels", async (data, form) => {
     const labels = data.steps.map((s) => s.index + ". " + s.event_type +
       Object.entries(s.where).map(([k, v]) => " " + k + "=" + v).join(""));
     D.chart("chart-funnel", {
       type: "bar",
       data: { labels, datasets: [D.dataset("users", data.steps.map((s) => s.users), 0)] },
-      options: { indexAxis: "y", scales: { x: { beginAtZero: true } } },
+      options: {
+        indexAxis: "y", scales: { x: { beginAtZero: true } },
+        onClick: (event, _elements, chart) => {
+          const hit = chart.getElementsAtEventForMode(event, "nearest", { intersect: false, axis: "y" }, true);
+          if (hit.length && hit[0].index > 0) showDropped(form, hit[0].index + 1);
+        },
+        onHover: (event, _elements, chart) => { chart.canvas.style.cursor = "pointer"; },
+      },
     });
     D.table("table-funnel",
       ["Step", "Users", "From first", "From previous", "Dropped", "Median time from previous"],
       data.steps.map((s, i) => [labels[i], s.users, D.pct(s.conversion_from_first),
-        D.pct(s.conversion_from_previous), s.drop_off,
+        D.pct(s.conversion_from_previous),
+        i && s.drop_off ? { text: s.drop_off, href: droppedHref(form, i + 1) } : s.drop_off,
         s.median_seconds_from_previous === null ? "–" : duration(s.median_seconds_from_previous)]));
+    await drawDropped(form, data);
   }, {
     request: (form) => ({
       path: "/insights/funnels", method: "POST", params: D.params(form),

@@ -68,7 +68,23 @@ def _count(i: int, stage: Any, seconds: Any | None) -> Select[Any]:
 def first_attempt(
     *, period: Period, steps: list[StepLike], window_days: int, persons: Persons
 ) -> list[Any]:
-    """Each user's first step-1 event in the period is their only attempt.
+    """Each user's first step-1 event in the period is their only attempt (the stages of
+    first_attempt_stages, counted)."""
+    stages = first_attempt_stages(
+        period=period, steps=steps, window_days=window_days, persons=persons
+    )
+    return [_count(0, stages[0], None)] + [
+        _count(i, stage, epoch(stage.c.t) - epoch(stage.c.prev))
+        for i, stage in enumerate(stages[1:], start=1)
+    ]
+
+
+def first_attempt_stages(
+    *, period: Period, steps: list[StepLike], window_days: int, persons: Persons
+) -> list[Any]:
+    """One CTE per step: the users whose path (from their first step-1 event in the period,
+    their only attempt) reached it, with `t` the instant of their event of that step and
+    `prev` the previous step's.
 
     A MATERIALIZED CTE per step joins the previous step's users to the events of the step's
     type once, over the only time range they can have (the period's start to its end plus
@@ -102,7 +118,7 @@ def first_attempt(
         ).where(event_user_filter(period, first.c.user_id)),  # per user, not per event
         "stage0",
     )
-    parts = [_count(0, stage, None)]
+    stages = [stage]
     latest = period.utc_end + timedelta(days=window_days)
     for i in range(1, len(steps)):
         # One row per user: grouped by the events' user_id (its statistics size the
@@ -137,8 +153,8 @@ def first_attempt(
             .where(t.is_not(None), epoch(t) - epoch(cand.c.t1) <= window),
             f"stage{i}",
         )
-        parts.append(_count(i, stage, epoch(stage.c.t) - epoch(stage.c.prev)))
-    return parts
+        stages.append(stage)
+    return stages
 
 
 def _tie(i: int, cand: Any, previous: StepLike, step: StepLike, persons: Persons) -> Any:
