@@ -292,6 +292,8 @@ def test_overview_shows_sessions_and_platforms_and_a_bar_opens_its_trend(
     )
     assert bars == {k: v for k, v in totals.items() if v > 0} and len(bars) >= 2
     assert page.locator("#chart-platforms-table-details").count() == 1  # a table alternative
+    links = page.eval_on_selector_all("#links-platforms a", "els => els.map((a) => a.textContent)")
+    assert links == list(bars)  # and a link per bar, for the keyboard
     _shot(page, "dashboard-overview")
     top = max(bars, key=bars.get)
     x, y = page.evaluate(

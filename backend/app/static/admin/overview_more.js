@@ -78,7 +78,15 @@
         onHover: (event, elements, chart) => { chart.canvas.style.cursor = "pointer"; },
       },
     }, { title });
-    D.charts[canvasId].hrefs = bars.map(href);
+    // What a click on a bar does, for the keyboard and screen readers: one link per bar.
+    const links = document.getElementById(canvasId.replace("chart-", "links-"));
+    links.replaceChildren(bars.length ? "Open the trend of: " : "No app opens with a " + property + ".");
+    bars.forEach((bar, i) => {
+      const a = document.createElement("a");
+      a.href = href(bar);
+      a.textContent = bar.value;
+      links.append(i ? " · " : "", a);
+    });
   }
 
   D.overviewMore = async (form, overview, card) => {
