@@ -52,6 +52,16 @@ def require_browser() -> None:
         pytest.skip(f"browser test: {problem}")
 
 
+def launch_chromium() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright, for a module's `browser` fixture."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @dataclass
 class Server:
     app: Flask

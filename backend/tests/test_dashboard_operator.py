@@ -16,9 +16,8 @@ import pytest
 from tests.dashboard_support import (
     ADMIN,
     CHARTS_JS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Server,
+    launch_chromium,
     require_browser,
     run_server,
     table_rows,
@@ -38,12 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser(server: Server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    yield from launch_chromium()
 
 
 def _tab(browser: Any) -> Any:
