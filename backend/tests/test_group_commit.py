@@ -210,3 +210,24 @@ def test_a_tracked_event_stored_twice_by_a_retry_is_one_row(app, auth, query):
     rows = query("SELECT id, event_data FROM analytics_events WHERE event_id = :e",
                  {"e": str(values["event_id"])})
     assert rows == [(first.event.id, {"n": 1})]
+
+
+def test_a_write_whose_connection_keeps_dropping_is_tried_twice_then_fails(app):
+    """It used to recurse (retry, then 'each write alone', which retried it alone again...)
+    for as long as the connections kept dropping."""
+    from sqlalchemy.exc import DBAPIError
+
+    with app.app_context():
+        committer = GroupCommitter(db.engine)
+    calls: list[bool] = []
+
+    def dropped(conn: Connection) -> None:
+        calls.append(True)
+        raise DBAPIError("INSERT ...", {}, Exception("server closed the connection"),
+                         connection_invalidated=True)
+
+    for repeatable in (True, False):
+        calls.clear()
+        with pytest.raises(DBAPIError):
+            committer.run(dropped, repeatable=repeatable)
+        assert len(calls) == 2

@@ -91,11 +91,15 @@ class GroupCommitter:
     def _commit(self, group: list[_Pending[Any]], *, retry: bool = True) -> None:
         try:
             results = self._transaction(group)
-        except _Dropped:
+        except _Dropped as dropped:
             # The pool does not ping on checkout: a connection found dropped before COMMIT
             # was sent wrote nothing; once more on a fresh one (the pool discarded the rest).
+            # Dropped again: a lone write fails with the database's error (a 503 upstream),
+            # a group is tried write by write, each once.
             if retry:
                 self._commit(group, retry=False)
+            elif len(group) == 1:
+                self._finish(group[0], error=dropped.__cause__)
             else:
                 self._fail(group, retry=False)
             return
