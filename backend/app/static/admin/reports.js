@@ -191,7 +191,7 @@
       + " of them anonymous visitors (not listed)" : "");
     D.table("table-dropped", ["Name", "Email", "Id"], people.items.map((u) => [
       { text: u.display_name, href: "/admin/user-timeline?user_id=" + u.id }, u.email, u.id]));
-    D.$("#dropped-close").onclick = (event) => { event.preventDefault(); showDropped(form, null); };
+    D.$("#dropped-close").onclick = () => showDropped(form, null);
   }
 
   R.funnels = getReport("/insights/funnels", async (data, form) => {
