@@ -207,6 +207,32 @@ def test_funnel_one_event_satisfies_one_step_only(app, client, data):
     assert [s["users"] for s in body["steps"]] == [1, 0]
 
 
+def test_funnel_step_filters_compare_json_values_by_type(app, client, data):
+    """A step's `where` matches a key holding that JSON value: numbers as numbers (7 is
+    7.0), never a string or a boolean of the same text; null only an explicit null."""
+    from tests.insights_data import event
+
+    with app.app_context():
+        from app.extensions import db
+        from app.models import User
+
+        u1, u2, u3 = (db.session.get(User, data[name]) for name in ("u1", "u2", "u3"))
+        event(u1, "share_clicked", "2026-03-30T08:00:00Z", {"n": 7.0, "flag": True})
+        event(u2, "share_clicked", "2026-03-30T08:00:00Z", {"n": 7, "flag": 1, "gone": None})
+        event(u3, "share_clicked", "2026-03-30T08:00:00Z", {"n": "7", "flag": "true"})
+        db.session.commit()
+    expected = (
+        ({"n": 7}, 2), ({"n": 7.0}, 2), ({"n": "7"}, 1), ({"n": 7.5}, 0), ({"n": None}, 0),
+        ({"flag": True}, 1), ({"flag": 1}, 1), ({"flag": "true"}, 1), ({"flag": False}, 0),
+        ({"gone": None}, 1), ({"n": 7, "flag": True}, 1), ({"missing": None}, 0),
+    )
+    for where, users in expected:
+        steps = [{"event_type": "share_clicked", "where": where}, {"event_type": "app_opened"}]
+        for attempt in ("first", "best"):
+            body = _funnel_body(client, data, steps=steps, attempt=attempt)
+            assert body["steps"][0]["users"] == users, (where, attempt)
+
+
 def test_funnel_best_attempt_keeps_the_path_that_gets_furthest(client, data):
     # u1 opens the app on 03-28 (Berlin, twice) and 03-30 at 00:30, and views day 1 and day
     # 2 on 03-30 at 10:00 and 11:00: with a 1-day window only the last attempt reaches them.

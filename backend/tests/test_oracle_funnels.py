@@ -1,7 +1,8 @@
 """Funnels against a plain-Python reference, on random events in odd zones and DST days,
 with ties (events at one instant), same-type steps with different filters, late arrivals
 and erasure; users counted as persons (anonymous ids linked to users, some after their
-events were reported, some never); both attempt rules; on SQLite and PostgreSQL.
+events were reported, some never); both attempt rules; on SQLite and PostgreSQL, each
+read from the app database and from ClickHouse (chDB).
 
 Funnels have one path (raw events; no rollup), so each example runs that statement for
 `first` and for `best`."""
@@ -13,6 +14,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
@@ -23,6 +25,12 @@ from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
 
 NOW = oracle.CHANGES[-1] + timedelta(days=30)
+
+
+@pytest.fixture
+def app(store_app):
+    """Every test here on the app database and on ClickHouse (chDB)."""
+    return store_app
 
 
 def _matches(step: funnels.Step, event: Event) -> bool:

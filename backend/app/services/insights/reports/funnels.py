@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import func, select, true, union_all
 
 from app.config import SERVER_EVENT_TYPES
+from app.services.analytics_store import reading as store_reading
+from app.services.analytics_store.reports import funnels as store_funnels
 from app.services.insights import persons
 from app.services.insights.params import Period, invalid
 from app.services.insights.reader import reader
@@ -104,6 +106,12 @@ def run(
     """The report; `attempt` (ATTEMPTS) says which step-1 event starts a user's path."""
     if attempt not in ATTEMPTS:
         raise invalid("attempt", f"Must be one of {', '.join(ATTEMPTS)}.")
+    store = store_reading.for_reports()
+    if store is not None:
+        counts = store_funnels.tally(
+            store, period, steps=list(steps), window_days=window_days, attempt=attempt
+        )
+        return _result(period, window_days, attempt, steps, counts)
     build = funnel_paths.first_attempt if attempt == "first" else funnel_paths.best_attempt
     parts = build(
         period=period, steps=list(steps), window_days=window_days, persons=persons.persons()
@@ -119,6 +127,16 @@ def run(
     counts: list[tuple[int, float | None]] = [(0, None)] * len(steps)
     for i, users, median in session.execute(union_all(*parts)):
         counts[i] = (users, None if median is None else round(float(median), 3))
+    return _result(period, window_days, attempt, steps, counts)
+
+
+def _result(
+    period: Period,
+    window_days: int,
+    attempt: str,
+    steps: list[Step],
+    counts: list[tuple[int, float | None]],
+) -> FunnelResult:
     top = counts[0][0]
     result = []
     for i, (step, (users, median)) in enumerate(zip(steps, counts, strict=True)):
