@@ -5,7 +5,7 @@ Needs PostgreSQL (postgres, trust auth) and Redis on 127.0.0.1, and wrk.
 It recreates the database `challenge_bench` and uses Redis database 9.
 
 Each round loads four configurations, one at a time, each on a fresh gunicorn with the
-same settings (backend/gunicorn.conf.py, 2 workers, --worker-class/--threads) and, for our
+same settings (backend/gunicorn.conf.py, --workers (2), --worker-class/--threads) and, for our
 app, the rate limiter on Redis (limits too high to trigger):
   bare      GET  /bare/me                bench/bare_app.py: Flask + flask-jwt-extended only
   me        GET  /api/v2/auth/me         request logging on
@@ -91,7 +91,9 @@ def track_body() -> bytes:
     return match.group(1).encode()
 
 
-def server_env(*, logging: bool, key_prefix: str, threads: int = 1) -> dict[str, str]:
+def server_env(
+    *, logging: bool, key_prefix: str, threads: int = 1, workers: int = WORKERS
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         APP_ENV="production",
@@ -104,7 +106,7 @@ def server_env(*, logging: bool, key_prefix: str, threads: int = 1) -> dict[str,
         JWT_SECRET_KEY="bench-only-secret-0123456789abcdef0123456789abcdef",
         JWT_ACCESS_TOKEN_EXPIRES="86400",
         REQUEST_LOG_ENABLED="true" if logging else "false",
-        WEB_CONCURRENCY=str(WORKERS),
+        WEB_CONCURRENCY=str(workers),
         # The worker model is also given on gunicorn's command line (--worker-class).
         GUNICORN_THREADS=str(threads),
         GUNICORN_LOG_LEVEL="info",  # worker_exit reports the writers' counters
@@ -147,7 +149,7 @@ def gunicorn(
     return Gunicorn(
         env=env,
         port=free_port(),
-        workers=WORKERS,
+        workers=args.workers,
         log_path=log_path,
         app_spec=app_spec,
         worker_class=args.worker_class,
@@ -191,7 +193,10 @@ def setup_user(args: argparse.Namespace, env: dict[str, str], log_path: Path) ->
 def measure(
     config: Config, round_no: int, args: argparse.Namespace, token: str, log_dir: Path
 ) -> Run:
-    env = server_env(logging=config.logging, key_prefix=args.key_prefix, threads=args.threads)
+    env = server_env(
+        logging=config.logging, key_prefix=args.key_prefix, threads=args.threads,
+        workers=args.workers,
+    )
     log_path = log_dir / f"{round_no}-{config.name}.log"
     before = row_counts(PSYCOPG_DSN)
     server = gunicorn(args, env, log_path, config.app_spec)
@@ -228,7 +233,7 @@ def measure(
     problems += check_rows(config, rows, warm.requests + result.requests, args.connections * 2)
     exits = writer_exits(log_path)
     if config.app_spec == APP_SPEC:
-        problems += check_writer_exits(config, rows, exits)
+        problems += check_writer_exits(config, rows, exits, args.workers)
     return Run(
         config=config.name,
         round=round_no,
@@ -272,10 +277,12 @@ def check_rows(config: Config, rows: RowCounts, answered: int, slack: int) -> li
     return problems
 
 
-def check_writer_exits(config: Config, rows: RowCounts, exits: list[WriterExit]) -> list[str]:
+def check_writer_exits(
+    config: Config, rows: RowCounts, exits: list[WriterExit], workers: int
+) -> list[str]:
     """Every worker's worker_exit hook closed its writer, which wrote exactly the rows added."""
-    if len(exits) != WORKERS:
-        return [f"worker_exit reported {len(exits)} writer closes, expected {WORKERS}"]
+    if len(exits) != workers:
+        return [f"worker_exit reported {len(exits)} writer closes, expected {workers}"]
     problems = []
     lost = sum(e.dropped + e.failed + e.left for e in exits)
     if lost:
@@ -302,7 +309,7 @@ def commands(args: argparse.Namespace) -> list[str]:
         f"cd {ROOT} && .venv/bin/python bench/run.py {shlex.join(sys.argv[1:])}".rstrip(),
         "server: cd backend && "
         + shlex.join(
-            gunicorn_command(0, WORKERS, worker_class=args.worker_class, threads=args.threads)
+            gunicorn_command(0, args.workers, worker_class=args.worker_class, threads=args.threads)
         )
         + f"  (fresh per run; bare: PYTHONPATH=bench, {BARE_APP_SPEC})",
         f"load:   {shlex.join(example)}  (GET runs: no -s)",
@@ -316,6 +323,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per run (2)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1)")
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS,
+        help=f"gunicorn workers, the same for every configuration ({WORKERS}; production's"
+        " backend/gunicorn.conf.py default is 2 x cores + 1)",
+    )
     parser.add_argument(
         "--worker-class", default="sync", choices=("sync", "gthread"),
         help="gunicorn worker class, the same for every configuration (sync)",
@@ -346,7 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate()
         log_dir = Path(tempfile.mkdtemp(prefix="challenge-bench-"))
         print(f"gunicorn output: {log_dir}", flush=True)
-        env = server_env(logging=True, key_prefix=args.key_prefix, threads=args.threads)
+        env = server_env(
+            logging=True, key_prefix=args.key_prefix, threads=args.threads,
+            workers=args.workers,
+        )
         token = setup_user(args, env, log_dir / "setup.log")
         runs = []
         for round_no in range(1, args.rounds + 1):

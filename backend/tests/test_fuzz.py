@@ -16,7 +16,6 @@ The statuses a run seldom reaches (429, 413, 415, 503...) are in test_openapi_re
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
 from typing import Any
 
@@ -45,6 +44,8 @@ from app.services.challenges import service as challenge_service
 from app.services.demo import seed as seed_service
 from app.services.write_keys import service as write_keys
 
+# Examples per operation and mode, drawn derandomized: the run is bounded by this count
+# (about 20 s a database on 2 cores), not by a clock that a loaded machine would miss.
 EXAMPLES_PER_MODE = 15
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 CHECKS = [
@@ -56,9 +57,6 @@ CHECKS = [
     negative_data_rejection,
     ignored_auth,
 ]
-# A guard well above the usual time (about 20 s a database on 2 cores): the run must stay
-# bounded as the document grows.
-TIME_BUDGET_S = 120
 ADMIN_PREFIXES = ("/api/v2/insights/", "/api/v2/admin/")
 # Query parameters left out of a case made valid: drawn values that rarely fit together.
 DRAWN_ONLY = frozenset({"from", "to", "preset", "breakdown", "endpoint", "method", "cursor"})
@@ -155,15 +153,11 @@ def test_fuzz_whole_document_with_every_check(app_factory) -> None:
     assert len(operations) >= 30
     failures: list[str] = []
     statuses: Counter[tuple[str, int]] = Counter()
-    started = time.monotonic()
-
     for operation in operations:
         for mode in MODES:
             _fuzz(identities, operation, mode, failures, statuses)
 
-    elapsed = time.monotonic() - started
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures[:60])
-    assert elapsed < TIME_BUDGET_S, f"the run took {elapsed:.0f} s"
     # The run reached the operations' success paths, not only their refusals.
     succeeded = {label for label, status in statuses if status < 300}
     assert len(succeeded) >= len(operations) * 3 // 4, sorted(succeeded)
