@@ -4,6 +4,8 @@ lost. Erasure in ClickHouse when it is up."""
 
 from __future__ import annotations
 
+import json
+
 from app.extensions import db
 from app.models import User
 from tests.store_support import chdb_url, drop, store_rows
@@ -73,7 +75,7 @@ def test_clickhouse_down_keeps_ingestion_and_answers_503_then_ships_all(
         assert result.exit_code == 0 and result.output.startswith("events=3 "), result.output
         with back.app_context():
             rows = store_rows("SELECT event_data FROM {db}.events FINAL ORDER BY id")
-            assert rows == [('{"i":0}',), ('{"i":1}',), ('{"i":2}',)]
+            assert [json.loads(row[0]) for row in rows] == [{"i": 0}, {"i": 1}, {"i": 2}]
     finally:
         drop(url)
 

@@ -3,7 +3,9 @@ whatever the retries, crashes, late commits and outages; the lag in /metrics and
 
 from __future__ import annotations
 
+import json
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,7 +88,8 @@ def test_ship_sends_every_row_once_and_again_sends_nothing(chdb_app):
         assert _counts() == (7, 7, 3)
         rows = store_rows("SELECT user_id, anonymous_id, event_data, occurred_at FROM {db}.events"
                           " FINAL ORDER BY id")
-        assert rows[0] == (user, None, '{"i":0}', T0)
+        assert rows[0][:2] == (user, None) and rows[0][3] == T0
+        assert json.loads(rows[0][2]) == {"i": 0}
         assert rows[-1][:2] == (None, "anon-1")
         _events(user, 4, start=T0 - timedelta(days=40))  # late: an older month's partition
     assert _ship(chdb_app, "--chunk", "3") == "events=4 request_logs=0"
@@ -191,3 +194,42 @@ def test_parameters_reach_clickhouse_as_given(chdb_app):
     with chdb_app.app_context():
         assert store_rows("SELECT {s:String}, {a:Array(String)}, {i:Array(Int64)}",
                           {"s": odd, "a": [odd, "", "ü"], "i": []}) == [(odd, [odd, "", "ü"], [])]
+
+
+def test_every_value_arrives_as_stored(chdb_app):
+    """Text with tabs, newlines, backslashes, quotes and non-ASCII; NULLs; microseconds;
+    floats; UUIDs; nested JSON: the same values in ClickHouse as in the app database (on
+    PostgreSQL they travel as COPY text, on SQLite as JSON lines)."""
+    odd = "tab\there\nnew \\N back\\slash 'q' \"dq\" é 🙂 \r"
+    data = {"s": odd, "n": [1, 2.5, None, True], "o": {"k": "v\\"}, "big": 2**62, "f": 0.1}
+    at = T0.replace(microsecond=123456)
+    with chdb_app.app_context():
+        user = _user()
+        db.session.add_all([
+            AnalyticsEvent(user_id=user, event_type="app_opened", event_data=data,
+                           occurred_at=at, created_at=T0.replace(microsecond=5),
+                           event_id=uuid.UUID(int=7), anonymous_id=odd, session_id="",
+                           platform="ios", os_version=odd, locale=None),
+            AnalyticsEvent(user_id=None, anonymous_id="a", event_type="screen_viewed",
+                           event_data={}, occurred_at=T0, created_at=T0),
+        ])
+        db.session.add(RequestLog(endpoint="/api/v2/plans/<int:day>", method="GET", status=503,
+                                  latency_ms=0.1 + 0.2, user_id=user,
+                                  ip_address="2001:db8::1", created_at=at))
+        db.session.commit()
+    assert _ship(chdb_app) == "events=2 request_logs=1"
+    with chdb_app.app_context():
+        rows = store_rows(
+            "SELECT user_id, anonymous_id, event_type, event_data, occurred_at, created_at,"
+            " event_id, session_id, platform, os_version, locale FROM {db}.events FINAL ORDER BY id"
+        )
+        assert rows[0][:3] == (user, odd, "app_opened")
+        assert json.loads(rows[0][3]) == data
+        assert rows[0][4:] == (at, T0.replace(microsecond=5), uuid.UUID(int=7), "", "ios", odd,
+                               None)
+        assert rows[1][:3] == (None, "a", "screen_viewed") and json.loads(rows[1][3]) == {}
+        assert rows[1][6:] == (None, None, None, None, None)
+        logs = store_rows("SELECT endpoint, method, status, latency_ms, user_id, ip_address,"
+                          " created_at FROM {db}.request_logs FINAL")
+        assert logs == [("/api/v2/plans/<int:day>", "GET", 503, 0.1 + 0.2, user, "2001:db8::1",
+                         at)]

@@ -41,6 +41,13 @@ class Client(Protocol):
         token: str | None = None,
     ) -> None: ...
 
+    def insert_tsv(
+        self, table: str, columns: Sequence[str], data: bytes, *, token: str | None = None
+    ) -> None:
+        """Insert rows given as TabSeparated text (ClickHouse's escapes; PostgreSQL's COPY
+        text format writes the same for the types shipped), parsed by ClickHouse."""
+        ...
+
 
 def table(spec: StoreSpec, name: str) -> str:
     """A table's qualified name (the database name is checked by settings.parse_store)."""
@@ -131,9 +138,21 @@ class ChdbClient:
             orjson.dumps(dict(zip(columns, (_json_value(v) for v in row), strict=True)))
             for row in rows
         )
+        self._insert_text(table, columns, "JSONEachRow", body, token)
+
+    def insert_tsv(
+        self, table: str, columns: Sequence[str], data: bytes, *, token: str | None = None
+    ) -> None:
+        if data:
+            self._insert_text(table, columns, "TabSeparated", data, token)
+
+    def _insert_text(
+        self, table: str, columns: Sequence[str], fmt: str, data: bytes, token: str | None
+    ) -> None:
+        """The data follows the INSERT in one query (chDB takes no separate body)."""
         settings = f" SETTINGS insert_deduplication_token = {_setting(token)}" if token else ""
-        head = f"INSERT INTO {table} ({', '.join(columns)}){settings} FORMAT JSONEachRow\n"
-        self._run(head + body.decode(), "CSV", None)
+        head = f"INSERT INTO {table} ({', '.join(columns)}){settings} FORMAT {fmt}\n"
+        self._run(head + data.decode(), "CSV", None)
 
 
 def _param_text(value: Any) -> Any:
@@ -214,6 +233,19 @@ class ServerClient:
         try:
             self._client.insert(
                 table, [list(r) for r in rows], column_names=list(columns), settings=settings
+            )
+        except self._down as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def insert_tsv(
+        self, table: str, columns: Sequence[str], data: bytes, *, token: str | None = None
+    ) -> None:
+        if not data:
+            return
+        settings = {"insert_deduplication_token": token} if token else None
+        try:
+            self._client.raw_insert(
+                table, list(columns), insert_block=data, settings=settings, fmt="TabSeparated"
             )
         except self._down as exc:
             raise StoreUnavailable(str(exc)) from exc

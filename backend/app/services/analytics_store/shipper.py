@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Column, DateTime, Table, func, select, text, update
 from sqlalchemy.orm import Session, scoped_session
 
 from app import clock
@@ -80,12 +80,66 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _token(source: Source, low: int, last: int, values: list[list[Any]]) -> str:
-    """The batch's deduplication token: its bounds and a digest of its rows, so a repeat
-    of the same batch is dropped and a different batch never is (ids restarting after a
-    test empties the tables, or rows erased between a send and its retry)."""
-    digest = hashlib.blake2b(orjson.dumps(values, default=str), digest_size=16).hexdigest()
+def _token(source: Source, low: int, last: int, body: bytes) -> str:
+    """The batch's deduplication token: its bounds and a digest of its rows as sent, so a
+    repeat of the same batch is dropped and a different batch never is (ids restarting
+    after a test empties the tables, or rows erased between a send and its retry)."""
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
     return f"{source.name}:{low}:{last}:{digest}"
+
+
+def _copy_column(column: Column[Any]) -> str:
+    """A column as COPY should write it for ClickHouse: timestamps as UTC wall time."""
+    if isinstance(column.type, DateTime):
+        return f"({column.name} AT TIME ZONE 'UTC')"
+    return column.name
+
+
+def _send_copy(
+    session: Session, client: Client, source: Source, low: int, high: int, chunk: int
+) -> tuple[int, int]:
+    """PostgreSQL: the batch as COPY's text format, which ClickHouse reads as TabSeparated
+    (the same escapes and \\N for NULL for these types), streamed through without a Python
+    value per row. (rows sent, the id the watermark moves to)."""
+    session.execute(text("SET LOCAL DateStyle = 'ISO'"))
+    session.execute(text("SET LOCAL extra_float_digits = 1"))  # shortest exact floats
+    columns = ", ".join(_copy_column(source.table.c[name]) for name in source.columns)
+    sql = (
+        f"COPY (SELECT {columns} FROM {source.table.name}"
+        f" WHERE id > {int(low)} AND id <= {int(high)} ORDER BY id LIMIT {int(chunk)}) TO STDOUT"
+    )
+    body = bytearray()
+    # The session's own connection: the read is in the transaction that holds the watermark.
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(sql) as copy:
+            for block in copy:
+                body += block
+    data = bytes(body)
+    count = data.count(b"\n")
+    last = high
+    if count == chunk:  # the id of the last line
+        last = int(data[data.rfind(b"\n", 0, len(data) - 1) + 1 :].split(b"\t", 1)[0])
+    target = table(client.spec, source.name)
+    client.insert_tsv(target, source.columns, data, token=_token(source, low, last, data))
+    return count, last
+
+
+def _send_rows(
+    session: Session, client: Client, source: Source, low: int, high: int, chunk: int
+) -> tuple[int, int]:
+    """SQLite (development and tests): the batch's rows through SQLAlchemy, as JSON lines."""
+    ident = source.table.c.id
+    rows = session.execute(
+        select(*(source.table.c[name] for name in source.columns))
+        .where(ident > low, ident <= high)
+        .order_by(ident)
+        .limit(chunk)
+    ).all()
+    last = rows[-1][0] if len(rows) == chunk else high
+    values = [[_value(v) for v in row] for row in rows]
+    token = _token(source, low, last, orjson.dumps(values, default=str))
+    client.insert(table(client.spec, source.name), source.columns, values, token=token)
+    return len(rows), last
 
 
 def _lock(session: Session, name: str, *, wait: bool) -> int | None:
@@ -119,28 +173,19 @@ def ship_source(
     if high is None:
         return 0
     sent = 0
-    columns = [source.table.c[name] for name in source.columns]
-    target = table(client.spec, source.name)
     with Session(db.engine) as session:
+        send = _send_copy if session.get_bind().dialect.name == "postgresql" else _send_rows
         while deadline is None or time.monotonic() < deadline:
             low = _lock(session, source.state, wait=wait)
             if low is None or low >= high:
                 session.rollback()
                 break
-            rows = session.execute(
-                select(*columns)
-                .where(source.table.c.id > low, source.table.c.id <= high)
-                .order_by(source.table.c.id)
-                .limit(chunk)
-            ).all()
-            last = rows[-1][0] if len(rows) == chunk else high
-            values = [[_value(v) for v in row] for row in rows]
-            client.insert(target, source.columns, values, token=_token(source, low, last, values))
+            count, last = send(session, client, source, low, high, chunk)
             session.execute(
                 update(RollupState).where(RollupState.name == source.state).values(folded_id=last)
             )
             session.commit()
-            sent += len(rows)
+            sent += count
     return sent
 
 
