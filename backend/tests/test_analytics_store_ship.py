@@ -197,10 +197,10 @@ def test_parameters_reach_clickhouse_as_given(chdb_app):
 
 
 def test_every_value_arrives_as_stored(chdb_app):
-    """Text with tabs, newlines, backslashes, quotes and non-ASCII; NULLs; microseconds;
-    floats; UUIDs; nested JSON: the same values in ClickHouse as in the app database (on
-    PostgreSQL they travel as COPY text, on SQLite as JSON lines)."""
-    odd = "tab\there\nnew \\N back\\slash 'q' \"dq\" é 🙂 \r"
+    """Text with tabs, newlines, control characters, backslashes, quotes and non-ASCII;
+    NULLs; microseconds; floats; UUIDs; nested JSON: the same values in ClickHouse as in
+    the app database (on PostgreSQL they travel as COPY text, on SQLite as JSON lines)."""
+    odd = "tab\there\nnew \\N back\\slash 'q' \"dq\" é 🙂 \r \b\f\v\x01 \\v"
     data = {"s": odd, "n": [1, 2.5, None, True], "o": {"k": "v\\"}, "big": 2**62, "f": 0.1}
     at = T0.replace(microsecond=123456)
     with chdb_app.app_context():
