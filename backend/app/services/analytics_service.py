@@ -18,6 +18,7 @@ from app import clock, metrics
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.models import AnalyticsEvent
+from app.services.database.driver_sql import fetch_one
 from app.services.group_commit import GroupCommitter
 from app.services.ingestion.batch import insert_ignoring_duplicates
 from app.services.ingestion.checks import (
@@ -116,10 +117,11 @@ def _original(conn: Connection, values: dict[str, Any]) -> AnalyticsEvent:
     return AnalyticsEvent(**original._asdict())
 
 
-# PostgreSQL, one event: a statement of constant text (prepared by psycopg after a few
-# uses, no SQLAlchemy compilation), event_data as the JSON text the checks produced. ON
-# CONFLICT makes it repeatable: run again after a dropped connection, it stores nothing
-# twice and the event stored the first time is read back.
+# PostgreSQL, one event: a statement of constant text run by psycopg itself (prepared, no
+# SQLAlchemy compilation or execution context: services/database/driver_sql.py), event_data
+# as the JSON text the checks produced. ON CONFLICT makes it repeatable: run again after a
+# dropped connection, it stores nothing twice and the event stored the first time is read
+# back.
 _PG_INSERT_ONE = (
     f"INSERT INTO {_events.name}"
     " (user_id, event_type, event_data, created_at, event_id, occurred_at)"
@@ -137,10 +139,9 @@ def _store_repeatable(
     A conflict is a duplicate only when the client chose the event_id (idempotent); an
     event_id of ours conflicts only with this very event, stored by an earlier attempt.
     """
-    params = values | {"event_data_json": data_json}
-    event_id = conn.exec_driver_sql(_PG_INSERT_ONE, params).scalar()
-    if event_id is not None:
-        return TrackedEvent(AnalyticsEvent(id=event_id, **values))
+    row = fetch_one(conn, _PG_INSERT_ONE, values | {"event_data_json": data_json})
+    if row is not None:
+        return TrackedEvent(AnalyticsEvent(id=row[0], **values))
     return TrackedEvent(_original(conn, values), duplicate=idempotent)
 
 

@@ -57,6 +57,8 @@ class GroupCommitter:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Options resolved once, not per write: a connection taken from it runs in autocommit.
+        self._autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._cond = threading.Condition()
         self._queue: list[_Pending[Any]] = []
         self._leading = False
@@ -135,8 +137,8 @@ class GroupCommitter:
 
     def _autocommit(self, item: _Pending[Any]) -> Any:
         try:
-            with self._engine.connect() as conn:
-                return item.write(conn.execution_options(isolation_level="AUTOCOMMIT"))
+            with self._autocommit_engine.connect() as conn:
+                return item.write(conn)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise _Dropped from exc  # run again: the write is repeatable
