@@ -13,11 +13,17 @@ per-run prefix; nothing is flushed).
 3. In the same run, PostgreSQL's own COPY of those rows into a scratch table with the same
    columns, indexes and foreign key, and a naive loop of one INSERT + COMMIT per event.
 4. --soak: bench/ingest_soak.py, a mixed load at 80% of the measured maximum.
+
+--api v1 measures Segment's /v1/batch instead (issue 15): the same method, with a server
+write key created by `flask write-keys create` and bench/v1_batch.lua's SDK-shaped messages
+(half for the user's userId, half anonymous, each with an app/os/device context), limited
+per write key on Redis (WRITE_KEY_LIMIT) instead of per user.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -35,6 +41,7 @@ from harness import cpu_delta as cpu_used
 from ingest_support import (
     DATABASE,
     REDIS_URL,
+    api,
     check_limits_on_redis,
     check_services,
     count_events,
@@ -48,21 +55,34 @@ from ingest_support import (
 from report import machine_info
 
 TARGET = 30_000
-BATCH_LUA = Path(__file__).resolve().parent / "batch.lua"
+BENCH = Path(__file__).resolve().parent
+# --api: (path, wrk script) of the batch endpoint measured.
+APIS = {
+    "v2": ("/api/v2/analytics/batch", BENCH / "batch.lua"),
+    "v1": ("/v1/batch", BENCH / "v1_batch.lua"),
+}
 
 
-def wrk_cmd(url: str, token: str, args: argparse.Namespace, seconds: float) -> list[str]:
+def wrk_cmd(url: str, authorization: str, args: argparse.Namespace, seconds: float) -> list[str]:
     return [
         "wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds:g}s",
-        "--latency", "-H", f"Authorization: Bearer {token}", "-s", str(BATCH_LUA), url,
+        "--latency", "-H", f"Authorization: {authorization}", "-s", str(APIS[args.api][1]), url,
     ]
 
 
-def run_wrk(cmd: list[str], prefix: str) -> dict[str, float]:
+def v1_authorization(base_url: str, token: str) -> tuple[str, str]:
+    """(Authorization header of a new server write key, the bench user's id as userId)."""
+    created = flask("write-keys", "create", "--source", "server", "--name", "ingest bench")
+    key = created.strip().splitlines()[-1]
+    user_id = str(api(base_url, "GET", "/api/v2/auth/me", token=token)["id"])
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode(), user_id
+
+
+def run_wrk(cmd: list[str], prefix: str, user_id: str = "") -> dict[str, float]:
     """wrk's figures, its own CPU time (from getrusage of the finished child) and the ACKs."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          env=dict(os.environ, IBENCH_PREFIX=prefix))
+                          env=dict(os.environ, IBENCH_PREFIX=prefix, IBENCH_USER_ID=user_id))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
@@ -102,14 +122,19 @@ def measure_max(args: argparse.Namespace, log_dir: Path) -> dict[str, object]:
         token = make_user(server.base_url, f"max-{secrets.token_hex(4)}@example.com")
         counters = check_limits_on_redis(server.base_url, token, key_prefix)
         print(f"limits counted in Redis by the setup batch: {counters}", flush=True)
-        url = server.base_url + "/api/v2/analytics/batch"
-        warm = run_wrk(wrk_cmd(url, token, args, args.warmup), secrets.token_hex(4))
+        url = server.base_url + APIS[args.api][0]
+        authorization, user_id = f"Bearer {token}", ""
+        if args.api == "v1":
+            authorization, user_id = v1_authorization(server.base_url, token)
+        warm = run_wrk(wrk_cmd(url, authorization, args, args.warmup), secrets.token_hex(4),
+                       user_id)
         time.sleep(1.0)  # requests wrk left in flight are answered
         _, since_id = count_events()
         pg = backend_pids(DATABASE)
         w0, pg0, m0 = total_cpu(server.worker_pids), total_cpu(pg), machine_busy()
         load0 = Path("/proc/loadavg").read_text().split()[:3]
-        result = run_wrk(wrk_cmd(url, token, args, args.duration), secrets.token_hex(4))
+        result = run_wrk(wrk_cmd(url, authorization, args, args.duration),
+                         secrets.token_hex(4), user_id)
         # Backends opened during the run (a gthread worker's thread connects on first use)
         # count whole: all their CPU is from the run.
         pg1 = total_cpu(sorted(set(pg) | set(backend_pids(DATABASE))))
@@ -151,7 +176,7 @@ def measure_max(args: argparse.Namespace, log_dir: Path) -> dict[str, object]:
 
 def print_max(fig: dict, ref, args: argparse.Namespace) -> bool:
     rate = fig["events_per_s_db"]
-    print("\n== batch ingestion through HTTP (100-event batches)")
+    print(f"\n== batch ingestion through HTTP ({APIS[args.api][0]}, 100-event batches)")
     print(f"  {rate:10.0f} events/s stored (rows added to analytics_events, counted after "
           f"gunicorn stopped: {fig['rows_added']} in {fig['seconds']:.1f} s)")
     print(f"  {fig['events_per_s_acked']:10.0f} events/s acknowledged as accepted "
@@ -179,6 +204,9 @@ def print_max(fig: dict, ref, args: argparse.Namespace) -> bool:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--api", choices=sorted(APIS), default="v2",
+                   help="v2: POST /api/v2/analytics/batch (JWT); v1: Segment's /v1/batch "
+                   "(write key)")
     p.add_argument("--duration", type=float, default=20, help="measured seconds (20)")
     p.add_argument("--warmup", type=float, default=3, help="warm-up seconds (3)")
     p.add_argument("--workers", type=int, default=5,

@@ -210,8 +210,13 @@ def reference_rates(*, since_id: int, limit: int, insert_seconds: float) -> Refe
             conn.execute(f"DROP TABLE IF EXISTS {name}")
             conn.execute(f"CREATE TABLE {name} (LIKE analytics_events INCLUDING ALL)")
             conn.execute(f"ALTER TABLE {name} ADD FOREIGN KEY (user_id) REFERENCES users(id)")
+        # Every column but the id (context columns too: /v1's rows carry them).
+        columns = ", ".join(name for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name ="
+            " 'analytics_events' AND column_name <> 'id' ORDER BY ordinal_position"
+        ))
         buffer = io.BytesIO()
-        query = (f"COPY (SELECT {_COLUMNS} FROM analytics_events WHERE id > {since_id} "
+        query = (f"COPY (SELECT {columns} FROM analytics_events WHERE id > {since_id} "
                  f"ORDER BY id LIMIT {limit}) TO STDOUT")
         with conn.cursor().copy(query) as copy:
             for chunk in copy:
@@ -221,7 +226,7 @@ def reference_rates(*, since_id: int, limit: int, insert_seconds: float) -> Refe
         conn.execute("CHECKPOINT")  # neither reference pays for the other's dirty pages
         with conn.transaction():
             start = time.perf_counter()
-            with conn.cursor().copy(f"COPY ibench_copy ({_COLUMNS}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY ibench_copy ({columns}) FROM STDIN") as copy:
                 view = memoryview(data)
                 for offset in range(0, len(data), 1 << 20):
                     copy.write(view[offset:offset + (1 << 20)])

@@ -40,6 +40,8 @@ from app.services.ingestion.segment import (
     Sender,
     prepare_message,
 )
+from app.services.ingestion.segment_context import COLUMNS as CONTEXT_COLUMNS
+from app.web import json_codec
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +124,54 @@ def _row(m: PreparedMessage, received_at: datetime) -> dict[str, Any]:
     }
 
 
-def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+# PostgreSQL: one statement of constant text (prepared once per connection) whatever the
+# batch, the messages as one JSON array the server unpacks, as /api/v2's batch does
+# (services/ingestion/batch.py). A multi-row VALUES of 100 messages x 18 columns was
+# compiled by SQLAlchemy and split by psycopg on every call: about 0.5 s of CPU a batch.
+_TYPED_COLUMNS = (
+    ("user_id", "bigint"), ("anonymous_id", "text"), ("event_id", "uuid"),
+    ("event_type", "text"), ("event_data", "jsonb"), ("occurred_at", "timestamptz"),
+    *((column, "text") for column in CONTEXT_COLUMNS),
+)
+_PG_INSERT = (
+    f"INSERT INTO {_events.name}"
+    f" ({', '.join(name for name, _ in _TYPED_COLUMNS)}, created_at)"
+    f" SELECT {', '.join('e.' + name for name, _ in _TYPED_COLUMNS)}, %(created_at)s"
+    " FROM json_to_recordset(%(messages)s::json)"
+    f" AS e({', '.join(f'{name} {kind}' for name, kind in _TYPED_COLUMNS)})"
+    " ON CONFLICT DO NOTHING RETURNING user_id, anonymous_id, event_id"
+)
+
+
+def _messages_json(messages: list[PreparedMessage]) -> str:
+    """The events as the JSON array _PG_INSERT unpacks; event_data as the checked text."""
+    return json_codec.dumps_events([
+        {"user_id": m.user_id, "anonymous_id": m.anonymous_id, "event_id": m.event_id,
+         "event_type": m.event_type, "event_data": json_codec.Fragment(m.data_json),
+         "occurred_at": m.occurred_at, **m.columns}
+        for m in messages
+    ])
+
+
+def _insert_events(conn: Connection, messages: list[PreparedMessage],
+                   received_at: datetime) -> set[tuple[Any, ...]]:
     """Insert; the (user_id, anonymous_id or None, event_id) of the rows actually inserted."""
-    if not rows:
+    if not messages:
         return set()
-    statement = (
-        upsert.insert(conn, _events)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(_events.c.user_id, _events.c.anonymous_id, _events.c.event_id)
-    )
+    if conn.dialect.name == "postgresql":
+        params = {"created_at": received_at, "messages": _messages_json(messages)}
+        inserted = conn.exec_driver_sql(_PG_INSERT, params)
+    else:
+        rows = [_row(m, received_at) for m in messages]
+        inserted = conn.execute(
+            upsert.insert(conn, _events)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(_events.c.user_id, _events.c.anonymous_id, _events.c.event_id)
+        )
     return {
         (user_id, anonymous_id if user_id is None else None, str(event_id))
-        for user_id, anonymous_id, event_id in conn.execute(statement)
+        for user_id, anonymous_id, event_id in inserted
     }
 
 
@@ -227,7 +264,7 @@ def _store(
                 results[index] = MessageResult(_echo(raw), "accepted")
             else:
                 to_insert.append((index, message))
-    inserted = _insert_events(conn, [_row(m, received_at) for _, m in to_insert])
+    inserted = _insert_events(conn, [m for _, m in to_insert], received_at)
     for index, message in to_insert:
         key = (message.user_id, message.anonymous_id if message.user_id is None else None,
                message.event_id)
