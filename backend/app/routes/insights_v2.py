@@ -15,6 +15,9 @@ from app.routes._common import ApiBlueprint, auth_required, problems
 from app.schemas import funnel_people as fp
 from app.schemas import insights as s
 from app.schemas import insights_home as home
+from app.schemas.insights_context import CONTEXT_ARGS
+from app.services.insights import breakdown
+from app.services.insights.context import ContextFilter, context_filter
 from app.services.insights.csv_export import Exportable, to_csv
 from app.services.insights.params import Period, build_period, invalid
 from app.services.insights.reports import (
@@ -72,6 +75,23 @@ def _period(args: dict[str, Any]) -> Period:
         interval=args["interval"],
         week_start=args["week_start"],
         include_internal=args["include_internal"],
+    )
+
+
+def _context(args: dict[str, Any]) -> ContextFilter:
+    return context_filter(**{k: args[k] for k in CONTEXT_ARGS if k in args})
+
+
+def _sliced(
+    report: Callable[[ContextFilter], Any], args: dict[str, Any], period: Period, **window: Any
+) -> breakdown.Sliced[Any]:
+    """The report with the request's context filters, and per value of its breakdown."""
+    return breakdown.run(
+        report,
+        context=_context(args),
+        breakdown_property=args.get("breakdown_property"),
+        period=period,
+        **window,
     )
 
 
@@ -136,20 +156,24 @@ def get_trends(args: dict[str, Any]) -> Any:
 
 @blp.route("/active-users")
 @admin_required
-@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(s.ReportQuery, location="query")
 @blp.response(200, s.ActiveUsersRead)
 def get_active_users(args: dict[str, Any]) -> Any:
     """DAU, rolling WAU and MAU, and stickiness per local day, week or month"""
-    return _respond(active_users.run(period=_period(args)), args)
+    period = _period(args)
+    result = _sliced(lambda c: active_users.run(period=period, context=c), args, period)
+    return _respond(result, args)
 
 
 @blp.route("/sessions")
 @admin_required
-@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(s.ReportQuery, location="query")
 @blp.response(200, s.SessionsRead)
 def get_sessions(args: dict[str, Any]) -> Any:
     """Sessions per bucket of their start: count, median and p90 length, events per session"""
-    return _respond(sessions.run(period=_period(args)), args)
+    period = _period(args)
+    result = _sliced(lambda c: sessions.run(period=period, context=c), args, period)
+    return _respond(result, args)
 
 
 @blp.route("/challenge-progress")
@@ -165,25 +189,30 @@ def get_challenge_progress(args: dict[str, Any]) -> Any:
 
 @blp.route("/funnels", methods=["POST"])
 @admin_required
-@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(s.ReportQuery, location="query")
 @blp.arguments(s.FunnelCreate)
 @blp.response(200, s.FunnelRead)
 def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
     """Users through 2 to 8 ordered steps within a window from step 1"""
     steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
     funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
-    result = funnels.run(
-        period=_period(args),
-        steps=steps,
-        window_days=body["window_days"],
-        attempt=body["attempt"],
-    )
-    return _respond(result, args)
+    period = _period(args)
+
+    def report(context: ContextFilter) -> funnels.FunnelResult:
+        return funnels.run(
+            period=period,
+            steps=steps,
+            window_days=body["window_days"],
+            attempt=body["attempt"],
+            context=context,
+        )
+
+    return _respond(_sliced(report, args, period), args)
 
 
 @blp.route("/funnels/people", methods=["POST"])
 @admin_required
-@blp.arguments(s.RangeQuery, location="query")
+@blp.arguments(s.FunnelPeopleQuery, location="query")
 @blp.arguments(fp.FunnelPeopleCreate)
 @blp.response(200, fp.FunnelPeopleRead)
 def create_funnel_people(args: dict[str, Any], body: dict[str, Any]) -> Any:
@@ -193,7 +222,7 @@ def create_funnel_people(args: dict[str, Any], body: dict[str, Any]) -> Any:
     funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
     result = funnel_people.dropped(
         period=_period(args), steps=steps, window_days=body["window_days"],
-        step=body["step"], limit=body["limit"],
+        step=body["step"], limit=body["limit"], context=_context(args),
     )
     return _respond(result, args)
 
@@ -206,15 +235,20 @@ def get_retention(args: dict[str, Any]) -> Any:
     """Cohorts of a start event (first-time or recurring) and who returned per day or week"""
     _check_types("start_event", [args["start_event"]])
     _check_types("return_event", [args["return_event"]])
-    result = retention.run(
-        period=_period(args),
-        start_event=args["start_event"],
-        return_event=args["return_event"],
-        unit=args["period"],
-        periods=args["periods"],
-        cohort_type=args["cohort_type"],
-    )
-    return _respond(result, args)
+    period = _period(args)
+
+    def report(context: ContextFilter) -> retention.RetentionResult:
+        return retention.run(
+            period=period,
+            start_event=args["start_event"],
+            return_event=args["return_event"],
+            unit=args["period"],
+            periods=args["periods"],
+            cohort_type=args["cohort_type"],
+            context=context,
+        )
+
+    return _respond(_sliced(report, args, period), args)
 
 
 @blp.route("/api-health")
@@ -251,4 +285,10 @@ def get_user_timeline(args: dict[str, Any]) -> Any:
 @blp.response(200, s.RealtimeRead)
 def get_realtime(args: dict[str, Any]) -> Any:
     """Active users in the last 5 minutes and events per minute over the last 30"""
-    return _respond(realtime.run(include_internal=args["include_internal"]), args)
+    start, now = realtime.window()
+    within = realtime.scope_of(now, include_internal=args["include_internal"])
+    result = _sliced(
+        lambda c: realtime.run(include_internal=args["include_internal"], context=c),
+        args, within, start=start, end=now,
+    )
+    return _respond(result, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.schemas.fields import MAX_DATE, MIN_DATE, Id, JsonScalar, ReportDate
+from app.schemas.insights_context import ContextFilterQuery, ContextQuery, GroupRead, SlicedRead
 from app.services.insights.params import INTERVALS, PRESETS, WEEK_STARTS
 from app.services.insights.reports.trends import CONTEXT_PROPERTIES
 
@@ -57,11 +58,19 @@ class TrendsQuery(RangeQuery):
     compare = fields.String(validate=validate.OneOf(["previous"]))
 
 
+class ReportQuery(RangeQuery, ContextQuery):
+    """A range and the context filters and breakdown (active users, sessions, funnels)."""
+
+
+class FunnelPeopleQuery(RangeQuery, ContextFilterQuery):
+    """A range and the context filters (the funnel's)."""
+
+
 class ChallengeProgressQuery(RangeQuery):
     challenge_id = Id(required=True)
 
 
-class RetentionQuery(RangeQuery):
+class RetentionQuery(RangeQuery, ContextQuery):
     start_event = fields.String(required=True, validate=validate.Length(min=1, max=64))
     return_event = fields.String(required=True, validate=validate.Length(min=1, max=64))
     period = fields.String(load_default="day", validate=validate.OneOf(["day", "week"]))
@@ -107,7 +116,7 @@ class TimelineQuery(FormatQuery):
     cursor = fields.String(validate=validate.Length(max=200))
 
 
-class RealtimeQuery(FormatQuery):
+class RealtimeQuery(FormatQuery, ContextQuery):
     include_internal = fields.Boolean(load_default=False)
 
 
@@ -209,13 +218,23 @@ class ActiveUsersDayRead(Schema):
     )
 
 
-class ActiveUsersRead(Schema):
-    period = fields.Nested(PeriodRead)
+class ActiveUsersGroupRead(GroupRead):
     data_start = fields.String(
         allow_none=True,
-        metadata={"description": "The local day of the earliest stored event (null: none)"},
+        metadata={
+            "description": "The local day of the earliest stored event, filtered or not "
+            "(null: none)"
+        },
     )
     days = fields.List(fields.Nested(ActiveUsersDayRead))
+
+
+class ActiveUsersRead(ActiveUsersGroupRead, SlicedRead):
+    class Meta:
+        exclude = ("value",)
+
+    period = fields.Nested(PeriodRead)
+    groups = fields.List(fields.Nested(ActiveUsersGroupRead), allow_none=True)
 
 
 class ProgressCellRead(Schema):
@@ -251,12 +270,19 @@ class SessionPointRead(Schema):
     single_event_share = fields.Float(allow_none=True)
 
 
-class SessionsRead(Schema):
+class SessionsGroupRead(GroupRead):
+    points = fields.List(fields.Nested(SessionPointRead))
+
+
+class SessionsRead(SessionsGroupRead, SlicedRead):
+    class Meta:
+        exclude = ("value",)
+
     period = fields.Nested(PeriodRead)
     gap_minutes = fields.Integer(
         metadata={"description": "A gap this long between a person's events starts a session"}
     )
-    points = fields.List(fields.Nested(SessionPointRead))
+    groups = fields.List(fields.Nested(SessionsGroupRead), allow_none=True)
 
 
 class ChallengeProgressRead(Schema):
@@ -277,11 +303,18 @@ class FunnelStepRead(Schema):
     median_seconds_from_previous = fields.Float(allow_none=True)
 
 
-class FunnelRead(Schema):
+class FunnelGroupRead(GroupRead):
+    steps = fields.List(fields.Nested(FunnelStepRead))
+
+
+class FunnelRead(FunnelGroupRead, SlicedRead):
+    class Meta:
+        exclude = ("value",)
+
     period = fields.Nested(PeriodRead)
     window_days = fields.Integer()
     attempt = fields.String()
-    steps = fields.List(fields.Nested(FunnelStepRead))
+    groups = fields.List(fields.Nested(FunnelGroupRead), allow_none=True)
 
 
 class RetentionCellRead(Schema):
@@ -296,14 +329,21 @@ class RetentionCohortRead(Schema):
     periods = fields.List(fields.Nested(RetentionCellRead))
 
 
-class RetentionRead(Schema):
+class RetentionGroupRead(GroupRead):
+    cohorts = fields.List(fields.Nested(RetentionCohortRead))
+
+
+class RetentionRead(RetentionGroupRead, SlicedRead):
+    class Meta:
+        exclude = ("value",)
+
     period = fields.Nested(PeriodRead)
     start_event = fields.String()
     return_event = fields.String()
     unit = fields.String()
     periods = fields.Integer()
     cohort_type = fields.String()
-    cohorts = fields.List(fields.Nested(RetentionCohortRead))
+    groups = fields.List(fields.Nested(RetentionGroupRead), allow_none=True)
 
 
 class HealthStatsRead(Schema):
@@ -376,7 +416,14 @@ class MinuteRead(Schema):
     events = fields.Integer()
 
 
-class RealtimeRead(Schema):
-    now = fields.DateTime()
+class RealtimeGroupRead(GroupRead):
     active_users_5m = fields.Integer()
     minutes = fields.List(fields.Nested(MinuteRead))
+
+
+class RealtimeRead(RealtimeGroupRead, SlicedRead):
+    class Meta:
+        exclude = ("value",)
+
+    now = fields.DateTime()
+    groups = fields.List(fields.Nested(RealtimeGroupRead), allow_none=True)

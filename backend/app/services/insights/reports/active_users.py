@@ -22,6 +22,7 @@ from app.models import AnalyticsEvent
 from app.services.analytics_store import reading as store_reading
 from app.services.analytics_store.reports import active_users as store_active
 from app.services.insights import persons
+from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import Period, day_number, from_day_number, invalid, zone
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
@@ -64,13 +65,17 @@ class ActiveUsersResult:
         return rows
 
 
-def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
-    """The report; daily counts from the zone's activity rollup unless `rollup` is False or
-    reports read a replica (the raw scan there)."""
+def run(
+    *, period: Period, context: ContextFilter = NO_FILTER, rollup: bool = True
+) -> ActiveUsersResult:
+    """The report; daily counts from the zone's activity rollup unless `rollup` is False,
+    reports read a replica, or `context` filters (the raw scan then). data_start stays the
+    first day of all events, filtered or not."""
     if period.interval not in INTERVALS:
         raise invalid("interval", "Active users are counted per day, week or month.")
     first, last = day_number(period.start_date), day_number(period.end_date)
-    store = store_reading.for_reports()
+    # ClickHouse does not filter on context yet: a filtered report reads the app database.
+    store = store_reading.for_reports() if not context else None
     if store is not None:
         events = store_active.scope(store, period)
         found = store_active.window_counts(store, events, first, last)
@@ -81,8 +86,8 @@ def run(*, period: Period, rollup: bool = True) -> ActiveUsersResult:
         )
         return _result(period, found, start, bucket_users)
     found = None
-    who = persons.persons()
-    if rollup and reads_primary():
+    who = persons.persons(context)
+    if rollup and reads_primary() and not context:
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
             found = _from_rollup(period, zone_id, first, last)

@@ -15,6 +15,7 @@ from sqlalchemy import case, exists, func, select, true
 
 from app.models import User
 from app.services.insights import persons
+from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import Period, invalid
 from app.services.insights.reader import reader
 from app.services.insights.reports import funnel_paths
@@ -43,13 +44,20 @@ class FunnelPeopleResult:
 
 
 def dropped(
-    *, period: Period, steps: list[Any], window_days: int, step: int, limit: int = 100
+    *,
+    period: Period,
+    steps: list[Any],
+    window_days: int,
+    step: int,
+    limit: int = 100,
+    context: ContextFilter = NO_FILTER,
 ) -> FunnelPeopleResult:
     """The persons who reached step `step - 1` and not step `step` (2..len(steps))."""
     if not 2 <= step <= len(steps):
         raise invalid("step", f"A step from 2 to {len(steps)}: the one they did not reach.")
     stages = funnel_paths.first_attempt_stages(
-        period=period, steps=steps[:step], window_days=window_days, persons=persons.persons()
+        period=period, steps=steps[:step], window_days=window_days,
+        persons=persons.persons(context),
     )
     reached, lost_at = stages[step - 2], stages[step - 1]
     lost = (

@@ -21,6 +21,7 @@ from app.config import SERVER_EVENT_TYPES
 from app.services.analytics_store import reading as store_reading
 from app.services.analytics_store.reports import funnels as store_funnels
 from app.services.insights import persons
+from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import Period, invalid
 from app.services.insights.reader import reader
 from app.services.insights.reports import funnel_paths
@@ -101,9 +102,15 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def run(
-    *, period: Period, steps: list[Step], window_days: int = 14, attempt: str = "first"
+    *,
+    period: Period,
+    steps: list[Step],
+    window_days: int = 14,
+    attempt: str = "first",
+    context: ContextFilter = NO_FILTER,
 ) -> FunnelResult:
-    """The report; `attempt` (ATTEMPTS) says which step-1 event starts a user's path."""
+    """The report; `attempt` (ATTEMPTS) says which step-1 event starts a user's path; only
+    the events `context` lets through are steps."""
     if attempt not in ATTEMPTS:
         raise invalid("attempt", f"Must be one of {', '.join(ATTEMPTS)}.")
     store = store_reading.for_reports()
@@ -114,7 +121,8 @@ def run(
         return _result(period, window_days, attempt, steps, counts)
     build = funnel_paths.first_attempt if attempt == "first" else funnel_paths.best_attempt
     parts = build(
-        period=period, steps=list(steps), window_days=window_days, persons=persons.persons()
+        period=period, steps=list(steps), window_days=window_days,
+        persons=persons.persons(context),
     )
     session = reader()
     if is_postgres():

@@ -32,6 +32,7 @@ from app.models import AnalyticsEvent, UserEventSpan
 from app.services.analytics_store import reading as store_reading
 from app.services.analytics_store.reports import retention as store_retention
 from app.services.insights import persons
+from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import (
     Period,
     day_number,
@@ -92,15 +93,18 @@ def run(
     unit: str = "day",
     periods: int = 7,
     cohort_type: str = "first_time",
+    context: ContextFilter = NO_FILTER,
     rollup: bool = True,
 ) -> RetentionResult:
-    """The report; first-time cohorts from user_event_spans unless `rollup` is False or
-    reports read a replica (then from raw events)."""
+    """The report; first-time cohorts from user_event_spans unless `rollup` is False,
+    reports read a replica or `context` filters (then from raw events: the filtered events
+    only, so a first-time cohort is that of the first start event matching the filter)."""
     if cohort_type not in COHORT_TYPES:
         raise invalid("cohort_type", f"Must be one of {', '.join(COHORT_TYPES)}.")
     step = 7 if unit == "week" else 1
     recurring = cohort_type == "recurring"
-    store = store_reading.for_reports()
+    # ClickHouse does not filter on context yet: a filtered report reads the app database.
+    store = store_reading.for_reports() if not context else None
     if store is not None:
         rows = store_retention.tally(
             store,
@@ -118,7 +122,7 @@ def run(
             period, start_event, return_event, unit, periods, cohort_type, step, seen,
             _counts(rows),
         )
-    who = persons.persons()
+    who = persons.persons(context)
     query = _Query(
         period, start_event, return_event, step, periods, recurring=recurring, events=who.events()
     )
@@ -130,7 +134,10 @@ def run(
     if event_spans.local_date_monotone(
         period.tz, from_day_number(first_unit), from_day_number(max(last_day, first_unit + step))
     ):
-        spans = not recurring and rollup and reads_primary() and event_spans.refresh()
+        spans = (
+            not recurring and rollup and not context and reads_primary()
+            and event_spans.refresh()
+        )
         sizes, on, reached = query.counts(spans=spans)
     else:
         sizes, on, reached = query.scan_counts()

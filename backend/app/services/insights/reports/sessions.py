@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import Float, and_, case, cast, func, or_, select
 
 from app.models import AnalyticsEvent, AnonymousIdentity
+from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
 from app.services.insights.sql import bucket_key, epoch, percentile, user_filter
@@ -66,9 +67,10 @@ class SessionsResult:
         return rows
 
 
-def _sessions(period: Period, gap_seconds: float) -> Any:
+def _sessions(period: Period, gap_seconds: float, context: ContextFilter) -> Any:
     """One row per session starting in the range: its first event's time, its length in
-    seconds, its events, and whether its person is anonymous."""
+    seconds, its events, and whether its person is anonymous; of the events `context` lets
+    through only."""
     person_user = func.coalesce(E.user_id, L.user_id)
     events = (
         select(
@@ -86,6 +88,7 @@ def _sessions(period: Period, gap_seconds: float) -> Any:
             E.occurred_at < period.utc_end + REACH,
             or_(E.user_id.is_not(None), E.anonymous_id.is_not(None)),
             user_filter(period, person_user),
+            *context.conditions(E, person_user.is_not(None)),
         )
         .subquery()
     )
@@ -136,11 +139,13 @@ def _sessions(period: Period, gap_seconds: float) -> Any:
     )
 
 
-def run(*, period: Period, gap_minutes: int | None = None) -> SessionsResult:
+def run(
+    *, period: Period, gap_minutes: int | None = None, context: ContextFilter = NO_FILTER
+) -> SessionsResult:
     """The report; `gap_minutes` defaults to the SESSION_GAP_MINUTES setting."""
     if gap_minutes is None:
         gap_minutes = int(current_app.config["SESSION_GAP_MINUTES"])
-    sessions = _sessions(period, gap_minutes * 60.0)
+    sessions = _sessions(period, gap_minutes * 60.0, context)
     single = case((sessions.c.events == 1, 1), else_=0)
     stmt = select(
         sessions.c.bucket,
