@@ -1,12 +1,14 @@
 """Plain-Python references for the report oracles (test_oracle_*.py), and the hypothesis
 strategies that draw their data: zones with odd offsets and the instants around their DST
-changes. Nothing here calls the production SQL or the report code: only zoneinfo and loops.
+changes. Nothing here calls the production SQL or the report code: only zoneinfo and loops
+(assert_sliced compares a report's answers, given to it, with a reference).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AnonymousIdentity, Base, User
+from app.services.insights.context import ContextFilter
 from tests import services as svc
 from tests.store_support import empty_store
 
@@ -228,3 +231,83 @@ def settings_kwargs(max_examples: int) -> dict[str, Any]:
             HealthCheck.data_too_large,
         ],
     }
+
+
+# ---- context: the filters and breakdown every report takes (insights/context.py) --------
+ANY = "any"  # no filter on the platform
+PLATFORMS = (None, "ios", "android")  # an event's platform (None: sent without one)
+
+
+def platforms() -> st.SearchStrategy[str | None]:
+    return st.sampled_from(PLATFORMS)
+
+
+@dataclass(frozen=True)
+class ContextAsk:
+    """A report's context parameters: a platform filter (ANY: none; None: the events sent
+    without one), identified (None: either), and a breakdown (platform or identified)."""
+
+    platform: str | None = ANY
+    identified: bool | None = None
+    breakdown: str | None = None
+
+    def context(self) -> ContextFilter:
+        """The production filter this ask is (the reports' input)."""
+        columns = () if self.platform == ANY else (("platform", self.platform),)
+        return ContextFilter(columns=columns, identified=self.identified)
+
+    def keeps(self, platform: str | None, identified: bool) -> bool:
+        """Whether an event (its platform, whether its person has a user) is read."""
+        return (self.platform == ANY or platform == self.platform) and (
+            self.identified is None or identified == self.identified
+        )
+
+    def value(self, platform: str | None, identified: bool) -> str | None:
+        if self.breakdown == "identified":
+            return "identified" if identified else "anonymous"
+        return platform
+
+    def values(self, seen: Iterable[tuple[str | None, bool]]) -> list[str | None]:
+        """The breakdown's groups from (platform, identified) of the events in the range:
+        the most frequent first, the empty value last of equal counts, then by text."""
+        counts: dict[str | None, int] = {}
+        for platform, identified in seen:
+            if self.keeps(platform, identified):
+                value = self.value(platform, identified)
+                counts[value] = counts.get(value, 0) + 1
+        return sorted(counts, key=lambda v: (-counts[v], v is None, v or ""))[:10]
+
+    def narrowed(self, value: str | None) -> ContextAsk:
+        """The filter of a breakdown group."""
+        if self.breakdown == "identified":
+            return ContextAsk(self.platform, value == "identified")
+        return ContextAsk(value, self.identified)
+
+
+def context_asks() -> st.SearchStrategy[ContextAsk]:
+    return st.builds(
+        ContextAsk,
+        st.sampled_from((ANY, ANY, "ios", "android", None)),
+        st.sampled_from((None, True, False)),
+        st.sampled_from((None, "platform", "identified")),
+    )
+
+
+def assert_sliced(
+    sliced: Any,
+    got: Any,
+    expect: Any,
+    ask: ContextAsk,
+    seen: Iterable[tuple[str | None, bool]],
+    note: Any,
+) -> None:
+    """A breakdown.run result against the reference: `got(report)` (the production answer,
+    comparable) equals `expect(ask)` (the reference over the events `ask` keeps), as
+    filtered and for each group, and the groups are those `ask.values` finds."""
+    assert got(sliced.report) == expect(ask), (note, ask)
+    if ask.breakdown is None:
+        assert sliced.groups is None
+        return
+    assert [g.value for g in sliced.groups] == ask.values(seen), (note, ask)
+    for group in sliced.groups:
+        assert got(group.report) == expect(ask.narrowed(group.value)), (note, ask, group.value)

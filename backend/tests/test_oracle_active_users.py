@@ -1,7 +1,8 @@
 """Active users against a plain-Python reference, cell by cell: random events in odd-offset
 zones and on DST days, late arrivals, erasure; users counted as persons (anonymous ids linked
 to users, some late, some never); every interval (week with both week starts); through the
-rollup and the raw path; on SQLite and PostgreSQL."""
+rollup and the raw path; filtered and broken down by platform and identified (the raw path,
+and the app database under ClickHouse); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,10 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import clock
+from app.services.insights import breakdown
 from app.services.insights.params import build_period
 from app.services.insights.reports import active_users
 from app.services.privacy import erasure
-from tests.oracle_support import Links, forget_links, person, store_links
+from tests.oracle_support import (
+    ContextAsk,
+    Links,
+    assert_sliced,
+    context_asks,
+    forget_links,
+    person,
+    store_links,
+)
 from tests.zoned_events import Ev, World, add_users, reset_database, store, worlds
 
 
@@ -38,6 +48,12 @@ class Ask:
     end: date
     now: datetime
     include_internal: bool
+    context: ContextAsk = ContextAsk()
+    report: int = 0  # the REPORTS entry the context is checked on
+
+
+# (person, occurred_at, platform) of a stored event.
+Row = tuple[int, datetime, str | None]
 
 
 # ---- the reference: sets of users per local day, nothing else -------------------------
@@ -61,17 +77,20 @@ def _bucket_end(start: date, interval: str) -> date:
 
 
 def reference(
-    rows: list[tuple[int, datetime]], internal: set[int], tz: str, ask: Ask, interval: str,
-    week_start: str,
+    rows: list[Row], internal: set[int], tz: str, ask: Ask, interval: str,
+    week_start: str, context: ContextAsk = ContextAsk(),
 ) -> dict[str, Any]:
-    """rows: (person, occurred_at) of every stored event (a person: a user id, or a negative
-    unlinked anonymous actor, never internal)."""
+    """rows: (person, occurred_at, platform) of every stored event (a person: a user id, or
+    a negative unlinked anonymous actor, never internal); those `context` keeps count, and
+    data_start is the first of all."""
     zone = ZoneInfo(tz)
     active: dict[date, set[int]] = {}
-    for user, at in rows:
+    for user, at, platform in rows:
+        if not context.keeps(platform, user > 0):
+            continue
         if ask.include_internal or user not in internal:
             active.setdefault(at.astimezone(zone).date(), set()).add(user)
-    data_start = min((at for _, at in rows), default=None)
+    data_start = min((at for _, at, _ in rows), default=None)
     first_day = None if data_start is None else data_start.astimezone(zone).date()
 
     def users(lo: date, hi: date) -> set[int]:
@@ -122,14 +141,22 @@ def asks(draw: st.DrawFn, world: World) -> Ask:
     first = world.start.date() + timedelta(days=draw(st.integers(-3, 25)))
     last = first + timedelta(days=draw(st.integers(0, 40)))
     now = world.end - timedelta(hours=draw(st.integers(-48, 24 * 15)))
-    return Ask(first, last, now, draw(st.booleans()))
+    return Ask(first, last, now, draw(st.booleans()), draw(context_asks()),
+               draw(st.integers(0, len(REPORTS) - 1)))
+
+
+def _period(world: World, ask: Ask, interval: str, week_start: str) -> Any:
+    return build_period(tz=world.tz, start=ask.start, end=ask.end, interval=interval,
+                        week_start=week_start, include_internal=ask.include_internal)
 
 
 def _produced(world: World, ask: Ask, interval: str, week_start: str, rollup: bool
               ) -> dict[str, Any]:
-    period = build_period(tz=world.tz, start=ask.start, end=ask.end, interval=interval,
-                          week_start=week_start, include_internal=ask.include_internal)
-    result = active_users.run(period=period, rollup=rollup)
+    period = _period(world, ask, interval, week_start)
+    return _answer(active_users.run(period=period, rollup=rollup))
+
+
+def _answer(result: active_users.ActiveUsersResult) -> dict[str, Any]:
     return {
         "data_start": result.data_start,
         "days": [
@@ -140,8 +167,7 @@ def _produced(world: World, ask: Ask, interval: str, week_start: str, rollup: bo
     }
 
 
-def _check(world: World, ask: Ask, rows: list[tuple[int, datetime]], internal: set[int],
-           phase: str) -> None:
+def _check(world: World, ask: Ask, rows: list[Row], internal: set[int], phase: str) -> None:
     for interval, week_start in REPORTS:
         expected = reference(rows, internal, world.tz, ask, interval, week_start)
         for rollup in (True, False):
@@ -149,13 +175,38 @@ def _check(world: World, ask: Ask, rows: list[tuple[int, datetime]], internal: s
             assert got["data_start"] == expected["data_start"], (phase, interval, rollup)
             for mine, theirs in zip(got["days"], expected["days"], strict=True):
                 assert mine == theirs, (phase, interval, week_start, rollup, world.tz)
+    _check_context(world, ask, rows, internal, phase)
+
+
+def _check_context(world: World, ask: Ask, rows: list[Row], internal: set[int], phase: str
+                   ) -> None:
+    """The drawn filter and breakdown, on one drawn interval, asking for the rollup and not
+    (a filtered report never reads it, so both give the reference)."""
+    interval, week_start = REPORTS[ask.report]
+    period = _period(world, ask, interval, week_start)
+    seen = [
+        (platform, user > 0) for user, at, platform in rows
+        if period.utc_start <= at < period.utc_end
+        and (ask.include_internal or user not in internal)
+    ]
+    for rollup in (True, False):
+        sliced = breakdown.run(
+            lambda c, rollup=rollup: active_users.run(period=period, context=c, rollup=rollup),
+            context=ask.context.context(), breakdown_property=ask.context.breakdown,
+            period=period,
+        )
+        assert_sliced(
+            sliced, _answer,
+            lambda c: reference(rows, internal, world.tz, ask, interval, week_start, c),
+            ask.context, seen, (phase, interval, week_start, rollup, world.tz),
+        )
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_active_users_match_the_reference(app, data):
-    world = data.draw(worlds(anonymous=True))
+    world = data.draw(worlds(anonymous=True, context=True))
     ask = data.draw(asks(world))
     with app.app_context():
         reset_database()
@@ -167,8 +218,8 @@ def test_active_users_match_the_reference(app, data):
         store(world.events, ids)
         stored = list(world.events)
 
-        def rows() -> list[tuple[int, datetime]]:
-            return [(_person_id(e, ids, known), e.at) for e in stored]
+        def rows() -> list[Row]:
+            return [(_person_id(e, ids, known), e.at, e.platform) for e in stored]
 
         _check(world, ask, rows(), internal, "first")
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import AnalyticsEvent, Base, User
-from tests.oracle_support import Links, actors, anonymous_id, links
+from tests.oracle_support import Links, actors, anonymous_id, links, platforms
 from tests.store_support import empty_store
 
 # +12:45/+13:45, +5:45, +5:30, and a half-hour DST (+10:30/+11).
@@ -41,6 +41,7 @@ class Ev:
     user: int  # an index into World.internal, or an anonymous actor (oracle_support.actors)
     at: datetime
     event_type: str
+    platform: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ def moments(draw: st.DrawFn, tz: str, start: datetime, end: datetime) -> datetim
 
 @st.composite
 def worlds(draw: st.DrawFn, *, min_users: int = 1, max_users: int = 5, max_events: int = 40,
-           anonymous: bool = False) -> World:
-    """`anonymous`: events of anonymous ids too, some linked to users (some late)."""
+           anonymous: bool = False, context: bool = False) -> World:
+    """`anonymous`: events of anonymous ids too, some linked to users (some late);
+    `context`: events with a platform (or none)."""
     tz = draw(st.sampled_from(ZONES))
     start, end = draw(st.sampled_from(WINDOWS))
     users = draw(st.integers(min_users, max_users))
@@ -87,7 +89,8 @@ def worlds(draw: st.DrawFn, *, min_users: int = 1, max_users: int = 5, max_event
 
     def events(n: int, until: datetime) -> tuple[Ev, ...]:
         who = actors(users) if anonymous else st.integers(0, users - 1)
-        one = st.builds(Ev, who, moments(tz, start, until), st.sampled_from(TYPES))
+        platform = platforms() if context else st.none()
+        one = st.builds(Ev, who, moments(tz, start, until), st.sampled_from(TYPES), platform)
         return tuple(draw(st.lists(one, max_size=n)))
 
     first = events(max_events, end)
@@ -129,7 +132,8 @@ def store(events: tuple[Ev, ...], ids: list[int], *, received: datetime | None =
     rows = [
         AnalyticsEvent(user_id=None if e.user < 0 else ids[e.user],
                        anonymous_id=anonymous_id(e.user), event_type=e.event_type,
-                       event_data={}, occurred_at=e.at, created_at=received or e.at)
+                       event_data={}, occurred_at=e.at, created_at=received or e.at,
+                       platform=e.platform)
         for e in ordered
     ]
     db.session.add_all(rows)
