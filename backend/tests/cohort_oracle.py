@@ -52,6 +52,7 @@ class Event:
     data: dict[str, Any]
     at: datetime
     actor: int = 0  # oracle_support's actor: a user index, or -1 - k for anonymous id k
+    platform: str | None = None
 
 
 # (actor, kind, data, seconds from the anchor): whole seconds, and often whole hours,
@@ -100,8 +101,14 @@ def add_users(count: int, *, internal: set[int]) -> list[int]:
     return [u.id for u in users]
 
 
-def insert(drawn: list[Drawn], users: list[int], anchor: datetime) -> list[Event]:
-    """Store the drawn events in their order (ids follow it, not occurred_at)."""
+def insert(
+    drawn: list[Drawn], users: list[int], anchor: datetime,
+    platforms: list[str | None] | None = None,
+) -> list[Event]:
+    """Store the drawn events in their order (ids follow it, not occurred_at), each with
+    its platform in `platforms` (by position; None beyond it)."""
+    sent = list(platforms or [])
+    sent += [None] * (len(drawn) - len(sent))
     rows = [
         AnalyticsEvent(
             user_id=None if u < 0 else users[u],
@@ -110,15 +117,16 @@ def insert(drawn: list[Drawn], users: list[int], anchor: datetime) -> list[Event
             event_data=data,
             occurred_at=anchor + timedelta(seconds=s),
             created_at=anchor,
+            platform=platform,
         )
-        for u, kind, data, s in drawn
+        for (u, kind, data, s), platform in zip(drawn, sent, strict=False)
     ]
     for row in rows:  # one flush each: ids in the drawn order on both databases
         db.session.add(row)
         db.session.flush()
     db.session.commit()
     return [
-        Event(r.id, r.user_id, r.event_type, r.event_data, r.occurred_at, u)
+        Event(r.id, r.user_id, r.event_type, r.event_data, r.occurred_at, u, r.platform)
         for r, (u, *_) in zip(rows, drawn, strict=True)
     ]
 

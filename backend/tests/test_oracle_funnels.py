@@ -5,7 +5,8 @@ events were reported, some never); both attempt rules; on SQLite and PostgreSQL,
 read from the app database and from ClickHouse (chDB).
 
 Funnels have one path (raw events; no rollup), so each example runs that statement for
-`first` and for `best`."""
+`first` and for `best`; and again for a drawn platform or identified filter and breakdown.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
 
+from app.services.insights import breakdown
 from app.services.insights.params import build_period
 from app.services.insights.reports import funnel_people, funnels
 from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
+from tests.oracle_support import ContextAsk, assert_sliced, context_asks, platforms
 
 NOW = oracle.CHANGES[-1] + timedelta(days=30)
 
@@ -136,6 +139,9 @@ def cases(draw: Any) -> dict[str, Any]:
         "steps": draw(st.lists(step, min_size=2, max_size=4)),
         "window_days": draw(st.integers(1, 2)),
         "erase": draw(st.integers(0, users - 1)),
+        "platforms": draw(st.lists(platforms(), min_size=30, max_size=30)),
+        "late_platforms": draw(st.lists(platforms(), min_size=8, max_size=8)),
+        "context": draw(context_asks()),
     }
 
 
@@ -163,9 +169,36 @@ def _check(events: list[Event], internal: set[int], case: dict[str, Any], when: 
         assert people.dropped == len(lost), (when, step, case, events)
         assert [u.id for u in people.items] == [who for who in lost if who > 0]
         assert people.anonymous == sum(1 for who in lost if who < 0)
+    _check_context(events, internal, case, when)
     label(f"{when}: best {'differs from' if answers[0] != answers[1] else 'equals'} first")
     if any(a.at == b.at and a.user == b.user for a in events for b in events if a.id < b.id):
         label("a user has two events at one instant")
+
+
+def _check_context(events: list[Event], internal: set[int], case: dict[str, Any], when: str
+                   ) -> None:
+    """The drawn filter and breakdown: the steps are the events the filter keeps."""
+    ask: ContextAsk = case["context"]
+    period = case["period"]
+    seen = [(e.platform, e.user > 0) for e in events
+            if period.utc_start <= e.at < period.utc_end and e.user not in internal]
+    for attempt in funnels.ATTEMPTS:
+        sliced = breakdown.run(
+            lambda c, attempt=attempt: funnels.run(
+                period=period, steps=case["steps"], window_days=case["window_days"],
+                attempt=attempt, context=c,
+            ),
+            context=ask.context(), breakdown_property=ask.breakdown, period=period,
+        )
+        assert_sliced(
+            sliced,
+            lambda result: [(s.users, s.median_seconds_from_previous) for s in result.steps],
+            lambda c, attempt=attempt: reference(
+                [e for e in events if c.keeps(e.platform, e.user > 0)], internal,
+                case["steps"], period, case["window_days"], attempt,
+            ),
+            ask, seen, (when, attempt, case, events),
+        )
 
 
 @settings(
@@ -184,11 +217,11 @@ def test_funnels_equal_the_reference(app, at, case):
         internal = {users[i] for i in case["internal"]}
         known: oracle.Links = {}
         oracle.link(case["links"], known, users)
-        events = oracle.insert(case["events"], users, case["anchor"])
+        events = oracle.insert(case["events"], users, case["anchor"], case["platforms"])
         _check(oracle.as_persons(events, known, users), internal, case, "first rows")
         # Late arrivals: new ids, occurred_at anywhere (often before the report's rows), and
         # late links: anonymous steps already reported join their users' paths.
-        events += oracle.insert(case["late"], users, case["anchor"])
+        events += oracle.insert(case["late"], users, case["anchor"], case["late_platforms"])
         oracle.link(case["late_links"], known, users)
         _check(oracle.as_persons(events, known, users), internal, case, "late rows")
         events, known = oracle.erase(case["erase"], events, known, users)

@@ -1,8 +1,9 @@
 """Retention against a plain-Python reference, on random events in odd zones and DST days,
 with late arrivals and erasure, users counted as persons (anonymous ids linked to users,
 some late, some never): both cohort types, days and weeks (both week starts), on
-and on_or_after, through the rollup path (user_event_spans) and the raw path; on SQLite
-and PostgreSQL."""
+and on_or_after, through the rollup path (user_event_spans) and the raw path; filtered and broken down by
+platform and identified (the raw path: a first-time cohort is that of the first start event
+the filter keeps); on SQLite and PostgreSQL, app database and chDB."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
 
-from app.services.insights import persons
+from app.services.insights import breakdown, persons
 from app.services.insights.params import build_period
 from app.services.insights.reports import retention
 from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
+from tests.oracle_support import ContextAsk, assert_sliced, context_asks, platforms
 
 KINDS = ("challenge_joined", "plan_viewed")
 Row = tuple[str, int, list[tuple[int | None, int | None]]]
@@ -118,6 +120,9 @@ def cases(draw: Any) -> dict[str, Any]:
         "periods": draw(st.integers(1, 4)),
         "cohort_type": draw(st.sampled_from(retention.COHORT_TYPES)),
         "erase": draw(st.integers(0, users - 1)),
+        "platforms": draw(st.lists(platforms(), min_size=40, max_size=40)),
+        "late_platforms": draw(st.lists(platforms(), min_size=10, max_size=10)),
+        "context": draw(context_asks()),
     }
 
 
@@ -156,6 +161,32 @@ def _check(events: list[Event], internal: set[int], case: dict[str, Any], when: 
         events=persons.persons().events(),
     )
     assert query.scan_counts() == query.counts(spans=False), when
+    _check_context(events, internal, case, when, period)
+
+
+def _check_context(events: list[Event], internal: set[int], case: dict[str, Any], when: str,
+                   period: Any) -> None:
+    """The drawn filter and breakdown, asking for the rollup and not."""
+    ask: ContextAsk = case["context"]
+    seen = [(e.platform, e.user > 0) for e in events
+            if period.utc_start <= e.at < period.utc_end and e.user not in internal]
+    for rollup in (True, False):
+        sliced = breakdown.run(
+            lambda c, rollup=rollup: retention.run(
+                period=period, start_event=case["start"], return_event=case["back"],
+                unit=case["unit"], periods=case["periods"], cohort_type=case["cohort_type"],
+                context=c, rollup=rollup,
+            ),
+            context=ask.context(), breakdown_property=ask.breakdown, period=period,
+        )
+        assert_sliced(
+            sliced, _rows,
+            lambda c: reference(
+                [e for e in events if c.keeps(e.platform, e.user > 0)], internal, case,
+                case["now"],
+            ),
+            ask, seen, (when, rollup, case, events),
+        )
 
 
 @settings(
@@ -174,12 +205,12 @@ def test_retention_equals_the_reference(app, at, case):
         internal = {users[i] for i in case["internal"]}
         known: oracle.Links = {}
         oracle.link(case["links"], known, users)
-        events = oracle.insert(case["events"], users, case["anchor"])
+        events = oracle.insert(case["events"], users, case["anchor"], case["platforms"])
         _check(oracle.as_persons(events, known, users), internal, case, "first rows")
         # Late arrivals after the spans were folded: new ids, often older occurred_at (a
         # new first event moves a user to an earlier cohort); late links likewise (an
         # anonymous first event moves its user's cohort).
-        events += oracle.insert(case["late"], users, case["anchor"])
+        events += oracle.insert(case["late"], users, case["anchor"], case["late_platforms"])
         oracle.link(case["late_links"], known, users)
         _check(oracle.as_persons(events, known, users), internal, case, "late rows")
         events, known = oracle.erase(case["erase"], events, known, users)
