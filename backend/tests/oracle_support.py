@@ -284,6 +284,9 @@ class ContextAsk:
         return ContextAsk(value, self.identified)
 
 
+EVERYTHING = ContextAsk()
+
+
 def context_asks() -> st.SearchStrategy[ContextAsk]:
     return st.builds(
         ContextAsk,

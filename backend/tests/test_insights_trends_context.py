@@ -78,3 +78,30 @@ def test_bad_context_parameters_are_422(client, data):
         r = client.get(f"{URL}/trends", query_string=DAY | params, headers=data["admin"])
         body = assert_problem(r, 422)
         assert field in [e["field"] for e in body["errors"]], body
+
+
+def test_identified_os_and_locale_filters_and_the_identified_breakdown(client, data, app):
+    """The filters every report shares (insights/context.py), on trends: anon-a (never
+    linked) adds an ios screen in fr-FR."""
+    _screens(app)
+    with app.app_context():
+        db.session.add(
+            AnalyticsEvent(
+                anonymous_id="anon-a", event_type="screen_viewed", event_data={},
+                occurred_at=ts("2026-03-30T09:45:00Z"), created_at=ts("2026-03-30T09:45:00Z"),
+                platform="ios", os_name="iOS", locale="fr-FR",
+            )
+        )
+        db.session.commit()
+
+    def point(body):
+        return (body["series"][0]["points"][0]["events"], body["series"][0]["points"][0]["users"])
+
+    assert point(get(client, data, "trends", **DAY)) == (5, 3)
+    body = get(client, data, "trends", identified="false", **DAY)
+    assert (point(body), body["filters"]) == ((1, 1), {"identified": False})
+    assert point(get(client, data, "trends", identified="true", platform="ios", **DAY)) == (2, 1)
+    assert point(get(client, data, "trends", os_name="iOS", **DAY)) == (1, 1)
+    assert point(get(client, data, "trends", locale="fr-FR", **DAY)) == (1, 1)
+    body = get(client, data, "trends", breakdown_property="identified", **DAY)
+    assert _totals(body) == {("identified", False): 4, ("anonymous", False): 1}

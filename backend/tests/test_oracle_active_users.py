@@ -21,6 +21,7 @@ from app.services.insights.params import build_period
 from app.services.insights.reports import active_users
 from app.services.privacy import erasure
 from tests.oracle_support import (
+    EVERYTHING,
     ContextAsk,
     Links,
     assert_sliced,
@@ -78,7 +79,7 @@ def _bucket_end(start: date, interval: str) -> date:
 
 def reference(
     rows: list[Row], internal: set[int], tz: str, ask: Ask, interval: str,
-    week_start: str, context: ContextAsk = ContextAsk(),
+    week_start: str, context: ContextAsk = EVERYTHING,
 ) -> dict[str, Any]:
     """rows: (person, occurred_at, platform) of every stored event (a person: a user id, or
     a negative unlinked anonymous actor, never internal); those `context` keeps count, and

@@ -1,9 +1,9 @@
 """Retention against a plain-Python reference, on random events in odd zones and DST days,
 with late arrivals and erasure, users counted as persons (anonymous ids linked to users,
 some late, some never): both cohort types, days and weeks (both week starts), on
-and on_or_after, through the rollup path (user_event_spans) and the raw path; filtered and broken down by
-platform and identified (the raw path: a first-time cohort is that of the first start event
-the filter keeps); on SQLite and PostgreSQL, app database and chDB."""
+and on_or_after, through the rollup path (user_event_spans) and the raw path; filtered and
+broken down by platform and identified (the raw path: a first-time cohort is that of the
+first start event the filter keeps); on SQLite and PostgreSQL, app database and chDB."""
 
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ def get_trends(args: dict[str, Any]) -> Any:
         event_types=list(dict.fromkeys(args["event_type"])),
         breakdown=args.get("breakdown"),
         breakdown_property=args.get("breakdown_property"),
-        filters={k: args[k] for k in ("platform", "app_version") if k in args},
+        context=_context(args),
         compare_previous=args.get("compare") == "previous",
     )
     return _respond(result, args)

@@ -35,7 +35,7 @@ class RangeQuery(FormatQuery):
     include_internal = fields.Boolean(load_default=False)
 
 
-class TrendsQuery(RangeQuery):
+class TrendsQuery(RangeQuery, ContextFilterQuery):
     event_type = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
         required=True,
@@ -45,15 +45,10 @@ class TrendsQuery(RangeQuery):
     breakdown = fields.String(validate=KEY, metadata={"description": "An event_data key"})
     breakdown_property = fields.String(
         validate=validate.OneOf(CONTEXT_PROPERTIES),
-        metadata={"description": "A context column to break down by (instead of breakdown)"},
-    )
-    platform = fields.String(
-        validate=validate.OneOf(["ios", "android", "web", "server"]),
-        metadata={"description": "Only events sent from this platform"},
-    )
-    app_version = fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "Only events sent by this app version"},
+        metadata={
+            "description": "A context column, or identified (identified or anonymous "
+            "persons), to break down by (instead of breakdown)"
+        },
     )
     compare = fields.String(validate=validate.OneOf(["previous"]))
 
@@ -178,7 +173,7 @@ class TrendsRead(Schema):
     event_types = fields.List(fields.String())
     breakdown = fields.String(allow_none=True)
     breakdown_property = fields.String(allow_none=True)
-    filters = fields.Dict(keys=fields.String(), values=fields.String())
+    filters = fields.Dict(keys=fields.String(), values=fields.Raw())
     series = fields.List(fields.Nested(TrendSeriesRead))
     previous = fields.List(fields.Nested(TrendSeriesRead), allow_none=True)
 

@@ -14,6 +14,7 @@ from app.models import AnalyticsEvent
 from app.services.analytics_store import reading as store_reading
 from app.services.analytics_store.reports import trends as store_trends
 from app.services.insights import persons
+from app.services.insights.context import IDENTIFIED, NO_FILTER, ContextFilter, breakdown_value
 from app.services.insights.params import Period, day_number, invalid
 from app.services.insights.reader import reader, reads_primary
 from app.services.insights.rollups import activity as activity_rollup
@@ -22,13 +23,12 @@ from app.services.insights.sql import bucket_key, event_user_filter, json_text
 
 TOP_VALUES = 25
 E = AnalyticsEvent
-# Context columns of analytics_events a trend can be broken down by (breakdown_property).
+# Context columns of analytics_events a trend can be broken down by (breakdown_property),
+# and identified (persons with a user, or anonymous: insights/context.py).
 CONTEXT_PROPERTIES = (
     "platform", "os_name", "os_version", "app_version", "app_build", "device_model", "locale",
-    "browser_name",
+    "browser_name", IDENTIFIED,
 )
-# Context columns a trend can be filtered on (equality).
-CONTEXT_FILTERS = ("platform", "app_version")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class TrendsResult:
     series: list[TrendSeries]
     previous: list[TrendSeries] | None = field(default=None)
     breakdown_property: str | None = None
-    filters: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)
 
     def csv_rows(self) -> list[list[Any]]:
         rows: list[list[Any]] = [
@@ -81,22 +81,21 @@ class Breakdown:
     prop: str | None = None
 
     def value(self, E: Any = AnalyticsEvent) -> Any:
-        """The value as text (NULL when absent)."""
+        """The value as text (NULL when absent); E: as persons.Persons.events() gives them."""
         if self.prop is not None:
-            return getattr(E, self.prop)
+            return breakdown_value(E, self.prop, persons.is_identified(E))
         assert self.key is not None
         return json_text(E.event_data, self.key)
 
 
-def _scope(
-    period: Period, event_types: list[str], filters: dict[str, str], E: Any
-) -> list[Any]:
+def _scope(period: Period, event_types: list[str], E: Any) -> list[Any]:
+    """The period's events of these types (E: persons.Persons.events(), which applies the
+    context filter)."""
     return [
         E.event_type.in_(event_types),
         E.occurred_at >= period.utc_start,
         E.occurred_at < period.utc_end,
         event_user_filter(period, E.user_id),
-        *(getattr(E, name) == value for name, value in sorted(filters.items())),
     ]
 
 
@@ -105,14 +104,13 @@ def top_values(
     period: Period,
     event_types: list[str],
     by: Breakdown,
-    filters: dict[str, str],
     events: Any = AnalyticsEvent,
 ) -> list[str]:
     """The TOP_VALUES most frequent values of the breakdown in the period (`events`: as
     persons.Persons.events() gives them)."""
     values = (
         select(by.value(events).label("value"))
-        .where(*_scope(period, event_types, filters, events))
+        .where(*_scope(period, event_types, events))
         .subquery()
     )
     stmt = (
@@ -130,7 +128,6 @@ def _series(
     event_types: list[str],
     by: Breakdown | None,
     top: list[str],
-    filters: dict[str, str],
     E: Any,
 ) -> list[TrendSeries]:
     # Bucket and value are computed in a subquery and grouped outside it: PostgreSQL
@@ -144,7 +141,7 @@ def _series(
         raw = by.value(E)
         columns.append(case((raw.in_(top), raw), else_=None).label("value"))
         columns.append(case((raw.is_(None), 0), (raw.in_(top), 0), else_=1).label("other"))
-    rows = select(*columns).where(*_scope(period, event_types, filters, E)).subquery()
+    rows = select(*columns).where(*_scope(period, event_types, E)).subquery()
     keys = [c for c in rows.c if c.name != "user_id"]
     stmt = select(
         *keys,
@@ -216,23 +213,29 @@ def run(
     event_types: list[str],
     breakdown: str | None = None,
     breakdown_property: str | None = None,
-    filters: dict[str, str] | None = None,
+    context: ContextFilter = NO_FILTER,
     compare_previous: bool = False,
     rollup: bool = True,
 ) -> TrendsResult:
     """The report; daily buckets without a breakdown or filter come from the zone's
     activity rollup (unless `rollup` is False or reports read a replica), the rest from raw
-    events. `breakdown` is an event_data key, `breakdown_property` a context column (one
-    of them); `filters` context columns (CONTEXT_FILTERS) and their required values."""
-    filters = dict(filters or {})
-    by = _breakdown(breakdown, breakdown_property, filters)
-    # ClickHouse serves every trend but a breakdown by an event_data key.
-    store = store_reading.for_reports() if breakdown is None else None
+    events. `breakdown` is an event_data key, `breakdown_property` a context column or
+    identified (one of them); only the events `context` lets through count."""
+    by = _breakdown(breakdown, breakdown_property)
+    # ClickHouse serves every trend but a breakdown by an event_data key and the
+    # identified filter or breakdown (the app database answers those).
+    served = (
+        breakdown is None
+        and breakdown_property != IDENTIFIED
+        and context.identified is None
+        and all(value is not None for _, value in context.columns)
+    )
+    store = store_reading.for_reports() if served else None
     if store is not None:
-        return _from_store(store, period, event_types, by, filters, compare_previous)
+        return _from_store(store, period, event_types, by, context, compare_previous)
     counts = None
-    who = persons.persons()
-    daily = period.interval == "day" and by is None and not filters
+    who = persons.persons(context)
+    daily = period.interval == "day" and by is None and not context
     if rollup and daily and reads_primary():
         zone_id = activity_rollup.refresh(tz=period.tz)
         if zone_id is not None:
@@ -248,15 +251,11 @@ def run(
     def series(of: Period) -> list[TrendSeries]:
         if counts is not None:
             return _series_from_rollup(of, event_types, counts)
-        return _series(of, event_types, by, top, filters, who.events())
+        return _series(of, event_types, by, top, who.events())
 
-    top = (
-        top_values(
-            period=period, event_types=event_types, by=by, filters=filters, events=who.events()
-        )
-        if by
-        else []
-    )
+    top: list[str] = []
+    if by is not None:
+        top = top_values(period=period, event_types=event_types, by=by, events=who.events())
     return TrendsResult(
         period=period,
         event_types=event_types,
@@ -264,7 +263,7 @@ def run(
         series=series(period),
         previous=series(period.previous()) if compare_previous else None,
         breakdown_property=breakdown_property,
-        filters=filters,
+        filters=context.as_dict(),
     )
 
 
@@ -273,10 +272,11 @@ def _from_store(
     period: Period,
     event_types: list[str],
     by: Breakdown | None,
-    filters: dict[str, str],
+    context: ContextFilter,
     compare_previous: bool,
 ) -> TrendsResult:
     prop = by.prop if by is not None else None
+    filters: dict[str, str] = {name: value for name, value in context.columns if value}
     top: list[str] = []
     if prop is not None:
         events = store_trends.scope(store, period, event_types, filters)
@@ -293,20 +293,15 @@ def _from_store(
         series=series(period),
         previous=series(period.previous()) if compare_previous else None,
         breakdown_property=prop,
-        filters=filters,
+        filters=context.as_dict(),
     )
 
 
-def _breakdown(
-    key: str | None, prop: str | None, filters: dict[str, str]
-) -> Breakdown | None:
+def _breakdown(key: str | None, prop: str | None) -> Breakdown | None:
     if key is not None and prop is not None:
         raise invalid("breakdown_property", "Give breakdown or breakdown_property, not both.")
     if prop is not None and prop not in CONTEXT_PROPERTIES:
         raise invalid("breakdown_property", f"Must be one of {', '.join(CONTEXT_PROPERTIES)}.")
-    for name in filters:
-        if name not in CONTEXT_FILTERS:
-            raise invalid(name, f"Filters are {', '.join(CONTEXT_FILTERS)}.")
     if key is None and prop is None:
         return None
     return Breakdown(key=key, prop=prop)
