@@ -214,3 +214,44 @@ def test_deferred_indexes_and_keys_come_back_as_they_were(app, query, at, db_url
     assert result.exit_code == 0, result.output
     assert _schema(query) == before
     assert query("SELECT count(*) FROM analytics_events")[0][0] == 4000
+
+
+def test_installs_are_anonymous_until_sign_up_and_carry_one_device_each(app, query, at):
+    """Issue 15: anonymous installs onboard; a share registers and is linked then (its
+    onboarding before the link); every client event carries its device's context."""
+    at(NOW)
+    assert _generate(app).exit_code == 0
+    anonymous = query(
+        "SELECT anonymous_id, count(*), count(DISTINCT platform), count(DISTINCT app_version),"
+        " min(occurred_at), max(occurred_at) FROM analytics_events WHERE user_id IS NULL"
+        " GROUP BY anonymous_id"
+    )
+    assert anonymous and all(name for name, *_ in anonymous)
+    assert all(platforms == 1 and versions <= 1 for _, _, platforms, versions, _, _ in anonymous)
+    # At most a tenth of the budget, and the total still exact (first test).
+    assert 0 < sum(n for _, n, *_ in anonymous) <= 400
+    links = query(
+        "SELECT l.anonymous_id, l.linked_by, l.linked_at, u.email FROM anonymous_identities l"
+        " JOIN users u ON u.id = l.user_id"
+    )
+    assert 0 < len(links) < len(anonymous)
+    assert all(by == "register" and email.endswith("@generated.example")
+               for _, by, _, email in links)
+    last_anonymous = {name: _utc(last) for name, *_, last in anonymous}
+    assert all(last_anonymous[name] <= _utc(linked) for name, _, linked, _ in links)
+    # A member's client events carry their install's id and context; server events none.
+    mismatched = query(
+        "SELECT count(*) FROM analytics_events e JOIN anonymous_identities l"
+        " ON l.user_id = e.user_id JOIN analytics_events o ON o.anonymous_id = l.anonymous_id"
+        " AND o.user_id IS NULL WHERE e.platform IS NOT NULL AND (e.platform <> o.platform"
+        " OR e.anonymous_id <> l.anonymous_id)"
+    )[0][0]
+    assert mismatched == 0
+    server = query(
+        "SELECT count(*), count(platform) FROM analytics_events WHERE event_type IN"
+        " ('plan_viewed', 'plan_completed', 'challenge_joined', 'video_liked')"
+    )[0]
+    assert server[0] > 0 and server[1] == 0
+    client = query("SELECT count(*), count(platform) FROM analytics_events"
+                   " WHERE event_type = 'app_opened' AND user_id IS NOT NULL")[0]
+    assert client[0] == client[1] > 0

@@ -7,6 +7,8 @@ and thin out, complete days, watch and like the day's video, and keep opening th
 now and then afterwards; the API meanwhile logs its requests.
 
 - people.py: who signs up when, where, joins what, and their habits (drawn once);
+- installs.py: each member's device, onboarded anonymously and linked at sign-up, and
+  strangers' installs that never register (issue 15);
 - sessions.py: the day-by-day simulation and the events it leaves (run twice: count,
   then write, so that --events is met exactly);
 - api_traffic.py: the request logs of the last days;
@@ -32,10 +34,11 @@ from sqlalchemy import func, select, text
 from app import clock
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.models import Challenge, Plan, User, Video
+from app.models import AnonymousIdentity, Challenge, Plan, User, Video
 from app.services.database import statistics
 from app.services.demo import seed as seed_service
 from app.services.demo.generator import api_traffic
+from app.services.demo.generator.installs import BUDGET_SHARE, Installs
 from app.services.demo.generator.people import (
     DAY_US,
     EMAIL_DOMAIN,
@@ -66,7 +69,7 @@ CHALLENGES = (
 )
 BULK_TABLES = ("analytics_events", "request_logs", "completions", "user_liked_videos")
 TABLES = ("users", "enrollments", "analytics_events", "completions", "user_liked_videos",
-          "request_logs")
+          "request_logs", "anonymous_identities")
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,11 @@ def generate(*, options: Options, progress: Callable[[int], object] = lambda _n:
     key = f"{options.seed}:{offset}"
     cal, challenges = Calendar(), _challenges()
     members, census = _fit(options, key, cal, challenges, start_us, now_us)
-    extra = options.events - census.mandatory
+    budget = min(int(options.events * BUDGET_SHARE), options.events - census.mandatory)
+    installs = Installs(members, key=key, budget=max(budget, 0), start_us=start_us,
+                        now_us=now_us)
+    anonymous = sum(1 for _ in installs.rows())
+    extra = options.events - census.mandatory - anonymous
     if extra < 0 or (extra > 0 and census.weight == 0):
         raise ValidationFailed("Too few users or days for that many events.",
                                errors=[{"field": "events", "message": "Raise users or days."}])
@@ -120,13 +127,15 @@ def generate(*, options: Options, progress: Callable[[int], object] = lambda _n:
         with Writer(make_sink(db.session), options.chunk_rows, progress) as writer:
             writer.counts["users"], writer.counts["enrollments"] = insert_people(
                 members, first_number=offset + 1)
+            writer.counts["anonymous_identities"] = _insert_links(installs)
             with deferred:
                 emitter = Emitter(
                     key=f"{key}:details", writer=writer, now_us=now_us, active_since=log_start,
                     extra=extra, weight=census.weight,
                     max_rows=max(10 * options.chunk_rows, 100_000),
                 )
-                emitter.run(Simulation(members, cal, start_us, now_us, f"{key}:sessions"))
+                emitter.run(Simulation(members, cal, start_us, now_us, f"{key}:sessions"),
+                            installs.rows())
                 api_traffic.write(rng=random.Random(f"{key}:requests"), writer=writer,
                                    total=options.request_logs, start_us=log_start,
                                    now_us=now_us, active=emitter.active,
@@ -141,6 +150,19 @@ def generate(*, options: Options, progress: Callable[[int], object] = lambda _n:
     statistics.vacuum_analyze(db.engine, TABLES)
     return Result({name: writer.counts.get(name, 0) for name in TABLES},
                   time.monotonic() - started)
+
+
+def _insert_links(installs: Installs) -> int:
+    """The members' anonymous ids, linked at register (their onboarding before it)."""
+    table = AnonymousIdentity.__table__
+    links = [
+        {"anonymous_id": anonymous_id, "user_id": uid, "linked_by": "register",
+         "linked_at": from_us(at)}
+        for anonymous_id, uid, at in installs.links()
+    ]
+    for i in range(0, len(links), 5000):
+        db.session.execute(table.insert(), links[i : i + 5000])  # type: ignore[attr-defined]
+    return len(links)
 
 
 def _deferral(options: Options) -> AbstractContextManager[None]:

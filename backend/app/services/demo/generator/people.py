@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
@@ -43,7 +44,7 @@ class Member:
 
     __slots__ = ("uid", "zone", "hour_s", "signup_us", "signup_ord", "opens", "challenge",
                  "join_us", "start_ord", "enrollment_id", "last_day", "attend", "complete",
-                 "revisit", "weight", "ended_us", "done")
+                 "revisit", "weight", "ended_us", "done", "device")
 
     uid: int
     zone: str
@@ -62,6 +63,7 @@ class Member:
     weight: int  # how much of the event budget their sessions draw
     ended_us: int | None  # left the challenge explicitly
     done: int  # bit k: day k completed (the simulation's state)
+    device: Any  # sinks.Device: their install's anonymous id and context (installs.py)
 
 
 class Calendar:

@@ -22,7 +22,7 @@ from operator import itemgetter
 from typing import Any
 
 from app.services.demo.generator.people import DAY_US, Calendar, ChallengeInfo, Member, S
-from app.services.demo.generator.sinks import Row, Writer
+from app.services.demo.generator.sinks import NO_DEVICE, Row, Writer, uuid4
 
 FREE, PLAN, JOIN = 0, 1, 2
 # t_us, member, kind, challenge day (FREE: local date ordinal), catch-up day, completes, weight
@@ -129,16 +129,29 @@ class Emitter:
         self.liked: set[tuple[int, int]] = set()
         self.active: dict[int, list[int]] = {}  # UTC day number -> users with a session
 
-    def run(self, simulation: Simulation) -> None:
+    def run(self, simulation: Simulation, installs: Iterator[Row] | None = None) -> None:
+        """The sessions' rows, day by day, with the installs' anonymous rows (in time
+        order) of the same day."""
+        installs = installs if installs is not None else iter(())
         rows: list[Row] = []
+        waiting = next(installs, None)
+        day_end = simulation.start_us
         for sessions in simulation.days():
+            day_end += DAY_US
             for s in sessions:
                 before = self.spent * self.extra // self.weight
                 self.spent += s[6]
                 self._session(s, self.spent * self.extra // self.weight - before, rows)
                 if len(rows) >= self.max_rows:  # an unusually full day: bound the memory
                     self._flush(rows)
+            while waiting is not None and waiting[5] < day_end:
+                rows.append(waiting)
+                waiting = next(installs, None)
             self._flush(rows)
+        while waiting is not None:
+            rows.append(waiting)
+            waiting = next(installs, None)
+        self._flush(rows)
 
     def _flush(self, rows: list[Row]) -> None:
         rows.sort(key=itemgetter(3))  # receive order, in which a live table hands out ids
@@ -224,22 +237,14 @@ class Emitter:
             occurred = t0 + int(offset * S * squeeze)
             # The server records its own events when they happen; clients' arrive later.
             created = occurred if kind in _SERVER_TYPES else min(now, occurred + _lag(rng))
-            rows.append((m.uid, kind, data, created, _uuid4(rng), occurred))
+            where = NO_DEVICE if kind in _SERVER_TYPES else m.device
+            rows.append((m.uid, kind, data, created, uuid4(rng), occurred, where))
             if also is not None and also[0] == "completions":
                 self.writer.add("completions", [(also[1], m.uid, also[2], also[3], occurred)])
             elif also is not None:
                 self.writer.add("user_liked_videos", [(m.uid, also[1], occurred)])
         if t0 >= self.active_since:
             self.active.setdefault(t0 // DAY_US, []).append(m.uid)
-
-
-_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_UUID_SET = (0x4 << 76) | (0x2 << 62)
-
-
-def _uuid4(rng: random.Random) -> bytes:
-    """A version-4 UUID from the seeded generator (uuid.uuid4() would not repeat)."""
-    return ((rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET).to_bytes(16, "big")
 
 
 def _lag(rng: random.Random) -> int:

@@ -13,11 +13,13 @@ users inserted through the ORM share one transaction: a failed run leaves nothin
 from __future__ import annotations
 
 import json
+import random
 import struct
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -43,11 +45,53 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def uuid4(rng: random.Random) -> bytes:
+    """A version-4 UUID from the seeded generator (uuid.uuid4() would not repeat)."""
+    return ((rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET).to_bytes(16, "big")
+
+
+# analytics_events' columns a device fills, in the rows' order (after the seed's six).
+DEVICE_COLUMNS = ("anonymous_id", "platform", "os_name", "os_version", "app_version",
+                  "app_build", "device_model", "locale")
+_NULL = struct.pack(">i", -1)
+
+
+def _encoded(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    raw = value.encode()
+    return struct.pack(">i", len(raw)) + raw
+
+
+@dataclass(frozen=True)
+class Device:
+    """An install's anonymous id and context: the values (DEVICE_COLUMNS) and their binary
+    COPY fields, encoded once."""
+
+    values: tuple[str | None, ...]
+    encoded: bytes = field(repr=False)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return dict(zip(DEVICE_COLUMNS[1:], self.values[1:], strict=True))
+
+
+def device(anonymous_id: str | None, context: dict[str, Any]) -> Device:
+    values = (anonymous_id, *(context.get(name) for name in DEVICE_COLUMNS[1:]))
+    return Device(values, b"".join(_encoded(v) for v in values))
+
+
+NO_DEVICE = device(None, {})
 # Per table: the model's table and the columns, in the order of the tuples.
 TABLES: dict[str, tuple[Table, tuple[str, ...]]] = {
     "analytics_events": (
         AnalyticsEvent.__table__,  # type: ignore[dict-item]
-        ("user_id", "event_type", "event_data", "created_at", "event_id", "occurred_at"),
+        ("user_id", "event_type", "event_data", "created_at", "event_id", "occurred_at",
+         *DEVICE_COLUMNS),
     ),
     "completions": (
         Completion.__table__,  # type: ignore[dict-item]
@@ -161,6 +205,8 @@ class ExecuteManySink:
 
 
 def _native(table: str, columns: tuple[str, ...], row: Row) -> dict[str, Any]:
+    if table == "analytics_events":  # the device's columns from its Device, the last item
+        row = (*row[:-1], *row[-1].values)
     values = dict(zip(columns, row, strict=True))
     for name in ("created_at", "occurred_at", "completed_at"):
         if name in values:
@@ -174,8 +220,8 @@ def _native(table: str, columns: tuple[str, ...], row: Row) -> dict[str, Any]:
 # -- PostgreSQL binary COPY: each field is a 4-byte length and the value in network order.
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
-_NULL = struct.pack(">i", -1)
-_EVENT_HEAD = struct.Struct(">hii")  # 6 fields; user_id int4
+_EVENT_HEAD = struct.Struct(">hii")  # 14 fields; user_id int4
+_EVENT_ANONYMOUS = struct.pack(">h", 14) + _NULL  # 14 fields; user_id NULL
 _EVENT_TAIL = struct.Struct(">iqi16siq")  # created_at, event_id uuid, occurred_at
 _COMPLETION = struct.Struct(">hiiiiiiiiiq")
 _LIKE = struct.Struct(">hiiiiiq")
@@ -199,10 +245,12 @@ def _jsonb(value: str) -> bytes:
 
 
 def _event(row: Row) -> bytes:
-    uid, kind, data, created, event_id, occurred = row
+    uid, kind, data, created, event_id, occurred, device = row
     return (
-        _EVENT_HEAD.pack(6, 4, uid) + _text(kind) + _jsonb(data)
+        (_EVENT_ANONYMOUS if uid is None else _EVENT_HEAD.pack(14, 4, uid))
+        + _text(kind) + _jsonb(data)
         + _EVENT_TAIL.pack(8, created - _PG_EPOCH_US, 16, event_id, 8, occurred - _PG_EPOCH_US)
+        + device.encoded
     )
 
 
