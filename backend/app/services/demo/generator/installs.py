@@ -5,8 +5,8 @@ the broken onboarding step).
 
 The anonymous events take what the budget leaves, at most BUDGET_SHARE of it: each
 member's onboarding (in signup order) and STRANGERS_PER_MEMBER strangers' installs after
-it, while the budget lasts. `Installs.rows()` yields the same rows on every call (count, then write),
-in time order. A member's client events carry their device's context.
+it, while the budget lasts. `Installs.rows()` yields the same rows on every call (count,
+then write), in time order. A member's client events carry their device's context.
 """
 
 from __future__ import annotations
