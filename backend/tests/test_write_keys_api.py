@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, event, text
 
 from app.extensions import db
 from app.models import User
@@ -46,6 +48,42 @@ def test_a_key_is_created_shown_once_used_and_revoked(client, admin, query, at) 
     assert client.delete(f"{URL}/{body['id']}", headers=admin.headers).status_code == 200
     assert_problem(client.post("/v1/track", json=message(), headers=basic(key)), 401)
     assert client.get(URL, headers=admin.headers).get_json()["items"][0]["revoked_at"]
+
+
+def test_a_used_key_is_checked_from_memory_and_a_revocation_elsewhere_within_the_bound(
+    app, client, admin, at, db_url
+) -> None:
+    """Like access tokens (TOKEN_CACHE_SECONDS): a valid key's answer is remembered, so a
+    /v1 call runs no look-up; a revocation by another process is seen within the bound."""
+    at(NOW)
+    key = client.post(URL, json={"source": "server", "name": "Jobs"}, headers=admin.headers)
+    key = key.get_json()["key"]
+    assert client.post("/v1/track", json=message(), headers=basic(key)).status_code == 200
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.post("/v1/track", json=message(), headers=basic(key)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements and not [s for s in statements if "write_keys" in s]
+
+    other_process = create_engine(db_url)
+    with other_process.begin() as conn:
+        conn.execute(text("UPDATE write_keys SET revoked_at = CURRENT_TIMESTAMP"))
+    other_process.dispose()
+    assert client.post("/v1/track", json=message(), headers=basic(key)).status_code == 200
+    later = datetime.fromisoformat(NOW.replace("Z", "+00:00")) + timedelta(
+        seconds=app.config["TOKEN_CACHE_SECONDS"] + 0.001
+    )
+    at(later.isoformat())
+    assert_problem(client.post("/v1/track", json=message(), headers=basic(key)), 401)
 
 
 def test_a_server_key_is_secret(client, admin) -> None:

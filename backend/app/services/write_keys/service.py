@@ -13,6 +13,7 @@ from app import clock
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import WRITE_KEY_SOURCES, WriteKey
+from app.services.write_keys import key_cache
 
 # A key is "wk_" + "pub" (ios, android, web: shipped inside apps) or "sec" (server) + "_" +
 # 32 random URL-safe characters (192 bits): too random to guess, so one fast SHA-256 (not a
@@ -80,14 +81,21 @@ def revoke(*, key_id: int) -> WriteKey:
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         db.session.commit()
+    key_cache.forget_all()
     return key
 
 
 def authenticate(plaintext: str | None) -> Caller | None:
-    """The caller a key names; None for a missing, unknown or revoked key (alike)."""
+    """The caller a key names; None for a missing, unknown or revoked key (alike).
+
+    A valid key's answer comes from memory for TOKEN_CACHE_SECONDS (see key_cache)."""
     if not plaintext or len(plaintext) > _MAX_KEY_LENGTH:
         return None
     wanted = digest(plaintext)
+    return key_cache.cached(wanted, lambda: _look_up(wanted))
+
+
+def _look_up(wanted: str) -> Caller | None:
     row = db.session.execute(
         select(WriteKey.id, WriteKey.source, WriteKey.key_hash, WriteKey.revoked_at).where(
             WriteKey.key_hash == wanted
