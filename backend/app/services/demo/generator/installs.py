@@ -23,6 +23,7 @@ from app.services.demo.generator.sinks import Device, device, from_us, to_us, uu
 BUDGET_SHARE = 0.1
 STRANGERS_PER_MEMBER = 1
 _MINUTE = 60 * S
+_DATA: dict[tuple[Any, Any], str] = {}  # the onboarding's few event_data values, as JSON
 # (uid or None, event type, event data JSON, created_us, event id, occurred_us, Device)
 Row = tuple[Any, ...]
 
@@ -34,6 +35,7 @@ class Installs:
                  now_us: int) -> None:
         self.members, self.key, self.budget = members, key, budget
         self.start_us, self.now_us = start_us, now_us
+        self._linked: list[Member] = []  # whose onboarding rows() wrote
         rng = random.Random(f"{key}:devices")
         first, now = from_us(start_us), from_us(now_us)
         for n, m in enumerate(members):
@@ -48,16 +50,15 @@ class Installs:
         return iter(found)
 
     def links(self) -> list[tuple[str, int, int]]:
-        """(anonymous id, user id, linked at) of the members whose onboarding was written:
-        linked at register. Call after the members have their ids."""
-        self._rows()
+        """(anonymous id, user id, linked at) of the members whose onboarding is written:
+        linked at register. Call after rows() and after the members have their ids."""
         return [(m.device.values[0], m.uid, m.signup_us) for m in self._linked]
 
     def _rows(self) -> list[Row]:
         rng = random.Random(f"{self.key}:installs")
         first, now = from_us(self.start_us), from_us(self.now_us)
         rows: list[Row] = []
-        self._linked: list[Member] = []
+        self._linked = []
         span = self.now_us - self.start_us
         for n, m in enumerate(self.members):
             at = m.signup_us - rng.randrange(6, 20) * _MINUTE
@@ -85,6 +86,9 @@ class Installs:
         found = []
         for kind, at, data in events:
             occurred = to_us(at)
-            text = json.dumps(data, separators=(",", ":"))
+            key = (data.get("screen"), data.get("step"))
+            text = _DATA.get(key)
+            if text is None:
+                text = _DATA[key] = json.dumps(data, separators=(",", ":"))
             found.append((None, kind, text, occurred, uuid4(rng), occurred, where))
         return found
