@@ -7,6 +7,7 @@ changes. Nothing here calls the production SQL or the report code: only zoneinfo
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -303,14 +304,16 @@ def assert_sliced(
     ask: ContextAsk,
     seen: Iterable[tuple[str | None, bool]],
     note: Any,
+    same: Any = operator.eq,
 ) -> None:
     """A breakdown.run result against the reference: `got(report)` (the production answer,
-    comparable) equals `expect(ask)` (the reference over the events `ask` keeps), as
+    comparable) is `same` as `expect(ask)` (the reference over the events `ask` keeps), as
     filtered and for each group, and the groups are those `ask.values` finds."""
-    assert got(sliced.report) == expect(ask), (note, ask)
+    assert same(got(sliced.report), expect(ask)), (note, ask)
     if ask.breakdown is None:
         assert sliced.groups is None
         return
     assert [g.value for g in sliced.groups] == ask.values(seen), (note, ask)
     for group in sliced.groups:
-        assert got(group.report) == expect(ask.narrowed(group.value)), (note, ask, group.value)
+        wanted = expect(ask.narrowed(group.value))
+        assert same(got(group.report), wanted), (note, ask, group.value)

@@ -1,7 +1,8 @@
 """Sessions against a plain-Python reference: persons made of users and their linked
 anonymous ids (a link arriving later merges the history), client session ids and the gap
 rule (gaps at exactly the gap, a second either side), every interval, odd zones and DST
-days, late arrivals and erasure, on both databases."""
+days, late arrivals and erasure; filtered and broken down by platform and identified (a
+session made of the kept events only); on both databases."""
 
 from __future__ import annotations
 
@@ -17,25 +18,32 @@ from hypothesis import strategies as st
 from app import clock
 from app.extensions import db
 from app.models import AnalyticsEvent, AnonymousIdentity, User
+from app.services.insights import breakdown
 from app.services.insights.params import build_period, local_midnight
 from app.services.insights.reports import sessions
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
+    EVERYTHING,
     ZONES,
+    ContextAsk,
     add_users,
+    assert_sliced,
     bucket_labels,
     changes_of,
+    context_asks,
     empty_tables,
     labeller,
     moments,
     percentile_cont,
+    platforms,
     settings_kwargs,
 )
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 REACH = timedelta(hours=24)
-# (user index or None, anonymous index or None, client session id or None, occurred_at)
-Event = tuple[int | None, int | None, str | None, datetime]
+# (user index or None, anonymous index or None, client session id or None, occurred_at,
+# platform)
+Event = tuple[int | None, int | None, str | None, datetime, str | None]
 
 
 def reference(
@@ -50,17 +58,21 @@ def reference(
     week_start: str,
     include_internal: bool,
     gap: timedelta,
+    context: ContextAsk = EVERYTHING,
 ) -> list[tuple[Any, ...]]:
     """Per bucket: (label, partial, sessions, anonymous, median, p90, mean events, single,
-    share). Events within REACH of the range; a person is a user with their linked
-    anonymous ids, or an unlinked anonymous id; sessions by client id, else by gaps."""
+    share). Events within REACH of the range that `context` keeps; a person is a user with
+    their linked anonymous ids, or an unlinked anonymous id; sessions by client id, else by
+    gaps."""
     zone_start = local_midnight(first, ZoneInfo(tz))
     zone_end = local_midnight(last + timedelta(days=1), ZoneInfo(tz))
     runs: dict[tuple[Any, ...], list[datetime]] = defaultdict(list)
-    for user, anon, sid, moment in events:
+    for user, anon, sid, moment, platform in events:
         if not zone_start - REACH <= moment < zone_end + REACH:
             continue
         owner = user if user is not None else links.get(anon)  # type: ignore[arg-type]
+        if not context.keeps(platform, owner is not None):
+            continue
         if owner is not None and internal[owner] and not include_internal:
             continue
         person = ("u", owner) if owner is not None else ("a", anon)
@@ -130,10 +142,11 @@ def _scenario(draw: Any) -> dict[str, Any]:
         st.tuples(st.none(), st.integers(0, anons - 1)),
     )
     event = st.builds(
-        lambda a, sid, t: (a[0], a[1], sid, t),
+        lambda a, sid, t, platform: (a[0], a[1], sid, t, platform),
         actor,
         st.sampled_from((None, None, None, "s1", "s2")),
         _times(anchor, gap),
+        platforms(),
     )
     link = st.dictionaries(st.integers(0, anons - 1), st.integers(0, len(internal) - 1))
     interval = draw(st.sampled_from(("hour", "day", "week", "month")))
@@ -154,6 +167,7 @@ def _scenario(draw: Any) -> dict[str, Any]:
         "include_internal": draw(st.booleans()),
         "first": start,
         "last": start + timedelta(days=days - 1),
+        "context": draw(context_asks()),
     }
 
 
@@ -167,8 +181,9 @@ def _insert(events: list[Event], user_ids: list[int], received: datetime) -> Non
             event_data={},
             occurred_at=moment,
             created_at=received,
+            platform=platform,
         )
-        for user, anon, sid, moment in events
+        for user, anon, sid, moment, platform in events
     )
     db.session.commit()
 
@@ -238,6 +253,29 @@ def test_sessions_equal_the_reference(app):
                 )
                 got = _got(sessions.run(period=period, gap_minutes=gap_minutes))
                 assert _same(got, want), (when, got, want)
+                # The drawn filter and breakdown (a session: of the kept events only).
+                ask: ContextAsk = s["context"]
+                seen = []
+                for user, anon, _sid, moment, platform in events:
+                    owner = user if user is not None else known.get(anon)  # type: ignore[arg-type]
+                    if period.utc_start <= moment < period.utc_end and (
+                        owner is None or period.include_internal or not s["internal"][owner]
+                    ):
+                        seen.append((platform, owner is not None))
+                sliced = breakdown.run(
+                    lambda c: sessions.run(period=period, gap_minutes=gap_minutes, context=c),
+                    context=ask.context(), breakdown_property=ask.breakdown, period=period,
+                )
+                assert_sliced(
+                    sliced, _got,
+                    lambda c: reference(
+                        events, known, s["internal"], tz=period.tz, first=period.start_date,
+                        last=period.end_date, interval=period.interval,
+                        week_start=period.week_start, include_internal=period.include_internal,
+                        gap=s["gap"], context=c,
+                    ),
+                    ask, seen, when, same=_same,
+                )
 
             compare("first")
             # Late events, and links made later: the anonymous history joins its user.
@@ -268,9 +306,10 @@ def test_a_session_spanning_sign_up_is_one_session(app):
         db.session.commit()
         t0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
         _insert(
-            [(None, 0, None, t0), (None, 0, None, t0 + timedelta(minutes=10))], [user.id], t0
+            [(None, 0, None, t0, None), (None, 0, None, t0 + timedelta(minutes=10), None)],
+            [user.id], t0,
         )
-        _insert([(0, None, None, t0 + timedelta(minutes=20))], [user.id], t0)
+        _insert([(0, None, None, t0 + timedelta(minutes=20), None)], [user.id], t0)
         period = build_period(tz="UTC", start=date(2026, 5, 1), end=date(2026, 5, 1))
         before = sessions.run(period=period, gap_minutes=30).points[0]
         assert (before.sessions, before.anonymous_sessions) == (2, 1)
@@ -291,11 +330,11 @@ def test_a_gap_of_exactly_the_gap_starts_a_session_and_client_ids_ignore_gaps(ap
         under = t0 + gap - timedelta(microseconds=1)
         _insert(
             [
-                (0, None, None, t0),
-                (0, None, None, under),  # just under the gap: the same session
-                (0, None, None, under + gap),  # exactly the gap: a new one
-                (0, None, "c", t0),  # a client session id: one session whatever the gaps
-                (0, None, "c", t0 + 5 * gap),
+                (0, None, None, t0, None),
+                (0, None, None, under, None),  # just under the gap: the same session
+                (0, None, None, under + gap, None),  # exactly the gap: a new one
+                (0, None, "c", t0, None),  # a client session id: one session whatever the gaps
+                (0, None, "c", t0 + 5 * gap, None),
             ],
             [user.id],
             t0,

@@ -3,7 +3,8 @@ sunday, month), with and without a breakdown (an event_data key, or the context 
 platform, which holds the same text), with compare=previous; events around DST
 changes in zones with odd offsets, late arrivals and erasure; users counted as persons
 (anonymous ids linked to users, some late, some never); through the activity rollup
-(daily, no breakdown) and raw rows, on both databases."""
+(daily, no breakdown) and raw rows; with a drawn context filter (platform, identified),
+on both databases and stores."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from app.services.insights.params import build_period
 from app.services.insights.reports import trends
 from app.services.privacy import erasure as erasure_service
 from tests.oracle_support import (
+    ANY,
+    EVERYTHING,
     ZONES,
+    ContextAsk,
     Links,
     actors,
     add_users,
@@ -69,16 +73,19 @@ def expected(
     breakdown: bool,
     include_internal: bool,
     top: list[str] | None = None,
+    context: ContextAsk = EVERYTHING,
 ) -> dict[tuple[str, str | None, bool], list[tuple[str, bool, int, int]]]:
     """{(type, value, other): [(bucket, partial, events, users)]}: the events whose local
-    date in tz is first..last, per bucket; `top` the breakdown values of the reported
-    period (the others are `other`); users are persons (`known`: the links)."""
+    date in tz is first..last and that `context` keeps (platform holds the value's text),
+    per bucket; `top` the breakdown values of the reported period (the others are
+    `other`); users are persons (`known`: the links)."""
     label_of = labeller(tz, first, last, interval, week_start)
     kept = [
         (person(e[0], known), *e[1:])
         for e in events
         if first <= local_date(e[2], tz) <= last
         and (include_internal or not is_internal(person(e[0], known), internal))
+        and context.keeps(_json_text(e[3]), person(e[0], known) >= 0)
     ]
     if breakdown and top is None:
         top = sorted({v for *_, value in kept if (v := _json_text(value)) is not None})
@@ -139,6 +146,8 @@ def _scenario(draw: Any) -> dict[str, Any]:
         "week_start": draw(st.sampled_from(("monday", "sunday"))),
         "breakdown": draw(st.sampled_from((None, "v", "platform"))),
         "compare": draw(st.booleans()),
+        "context": draw(st.builds(ContextAsk, st.sampled_from((ANY, ANY, "a", None)),
+                                  st.sampled_from((None, None, True, False)))),
         "include_internal": draw(st.booleans()),
         "first": first,
         "last": first + timedelta(days=days - 1),
@@ -191,6 +200,7 @@ def test_trends_equal_the_reference(store_app):
                 "week_start": period.week_start,
                 "breakdown": s["breakdown"] is not None,
                 "include_internal": period.include_internal,
+                "context": s["context"],
             }
 
             def compare(when: str) -> None:
@@ -216,6 +226,7 @@ def test_trends_equal_the_reference(store_app):
                         breakdown="v" if s["breakdown"] == "v" else None,
                         breakdown_property="platform" if s["breakdown"] == "platform" else None,
                         compare_previous=s["compare"],
+                        context=s["context"].context(),
                         rollup=rollup,
                     )
                     assert _got(result.series) == current, (when, rollup)

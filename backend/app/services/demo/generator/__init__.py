@@ -116,7 +116,7 @@ def generate(*, options: Options, progress: Callable[[int], object] = lambda _n:
     budget = min(int(options.events * BUDGET_SHARE), options.events - census.mandatory)
     installs = Installs(members, key=key, budget=max(budget, 0), start_us=start_us,
                         now_us=now_us)
-    anonymous = sum(1 for _ in installs.rows())
+    anonymous = installs.count()
     extra = options.events - census.mandatory - anonymous
     if extra < 0 or (extra > 0 and census.weight == 0):
         raise ValidationFailed("Too few users or days for that many events.",

@@ -43,21 +43,28 @@ class Installs:
             install = demo.draw_install(rng, n, installed, first=first, now=now)
             m.device = device(f"gen-{key}-m{n}", install.context)
 
+    def count(self) -> int:
+        """How many rows rows() yields (the same draws, no rows built)."""
+        return self._walk(build=False)[0]
+
     def rows(self) -> Iterator[Row]:
-        """The installs' anonymous events, in time order (the same on every call)."""
-        found = self._rows()
+        """The installs' anonymous events, in time order (the same on every call). They
+        are held in memory while written: at most the budget, about nine per member."""
+        found = self._walk(build=True)[1]
         found.sort(key=lambda row: row[5])
         return iter(found)
 
     def links(self) -> list[tuple[str, int, int]]:
         """(anonymous id, user id, linked at) of the members whose onboarding is written:
-        linked at register. Call after rows() and after the members have their ids."""
+        linked at register. Call after count() or rows(), once the members have ids."""
         return [(m.device.values[0], m.uid, m.signup_us) for m in self._linked]
 
-    def _rows(self) -> list[Row]:
-        rng = random.Random(f"{self.key}:installs")
+    def _walk(self, *, build: bool) -> tuple[int, list[Row]]:
+        """The installs within the budget: their event count, and (`build`) their rows."""
+        rng, ids = random.Random(f"{self.key}:installs"), random.Random(f"{self.key}:ids")
         first, now = from_us(self.start_us), from_us(self.now_us)
         rows: list[Row] = []
+        total = 0
         self._linked = []
         span = self.now_us - self.start_us
         for n, m in enumerate(self.members):
@@ -65,20 +72,24 @@ class Installs:
             if at >= self.start_us:
                 install = demo.Install(m.device.values[0], from_us(at), m.device.context)
                 events, _ = demo.onboarding_events(rng, install, finishes=True)
-                if len(rows) + len(events) > self.budget:
-                    return rows
-                rows += self._events(rng, events, m.device)
+                if total + len(events) > self.budget:
+                    return total, rows
+                total += len(events)
+                if build:
+                    rows += self._events(ids, events, m.device)
                 self._linked.append(m)
             for k in range(STRANGERS_PER_MEMBER):
                 at = from_us(self.start_us + int(rng.random() * span))
                 install = demo.draw_install(rng, n, at, first=first, now=now)
                 events, _ = demo.onboarding_events(rng, install, finishes=False)
                 events = [e for e in events if e[1] <= now]
-                if len(rows) + len(events) > self.budget:
-                    return rows
-                anonymous_id = f"gen-{self.key}-s{n}-{k}"
-                rows += self._events(rng, events, device(anonymous_id, install.context))
-        return rows
+                if total + len(events) > self.budget:
+                    return total, rows
+                total += len(events)
+                if build:
+                    where = device(f"gen-{self.key}-s{n}-{k}", install.context)
+                    rows += self._events(ids, events, where)
+        return total, rows
 
     @staticmethod
     def _events(rng: random.Random, events: list[tuple[str, Any, dict[str, Any]]],
