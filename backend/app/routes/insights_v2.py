@@ -285,10 +285,9 @@ def get_user_timeline(args: dict[str, Any]) -> Any:
 @blp.response(200, s.RealtimeRead)
 def get_realtime(args: dict[str, Any]) -> Any:
     """Active users in the last 5 minutes and events per minute over the last 30"""
-    start, now = realtime.window()
-    within = realtime.scope_of(now, include_internal=args["include_internal"])
-    result = _sliced(
-        lambda c: realtime.run(include_internal=args["include_internal"], context=c),
-        args, within, start=start, end=now,
+    result = realtime.sliced(
+        include_internal=args["include_internal"],
+        context=_context(args),
+        breakdown_property=args.get("breakdown_property"),
     )
     return _respond(result, args)

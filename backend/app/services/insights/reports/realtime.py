@@ -12,7 +12,7 @@ from sqlalchemy import Integer, cast, func, select
 from app import clock
 from app.services.analytics_store import reading as store_reading
 from app.services.analytics_store.reports import realtime as store_realtime
-from app.services.insights import persons
+from app.services.insights import breakdown, persons
 from app.services.insights.context import NO_FILTER, ContextFilter
 from app.services.insights.params import Period
 from app.services.insights.reader import reader
@@ -49,6 +49,22 @@ def window() -> tuple[datetime, datetime]:
 def scope_of(now: datetime, *, include_internal: bool) -> Period:
     """The period whose include_internal the report's user filter reads."""
     return Period("UTC", now.date(), now.date(), include_internal=include_internal)
+
+
+def sliced(
+    *, include_internal: bool, context: ContextFilter, breakdown_property: str | None
+) -> breakdown.Sliced[RealtimeResult]:
+    """The report filtered, and per breakdown value (breakdown.run): the values of the
+    events of the last 30 minutes, now included."""
+    start, now = window()
+    return breakdown.run(
+        lambda c: run(include_internal=include_internal, context=c),
+        context=context,
+        breakdown_property=breakdown_property,
+        period=scope_of(now, include_internal=include_internal),
+        start=start,
+        end=now + timedelta(microseconds=1),
+    )
 
 
 def run(*, include_internal: bool = False, context: ContextFilter = NO_FILTER) -> RealtimeResult:
