@@ -239,7 +239,8 @@ def test_installs_are_anonymous_until_sign_up_and_carry_one_device_each(app, que
                for _, by, _, email in links)
     last_anonymous = {name: _utc(last) for name, *_, last in anonymous}
     assert all(last_anonymous[name] <= _utc(linked) for name, _, linked, _ in links)
-    # A member's client events carry their install's id and context; server events none.
+    # A member's app_opened, video_started and video_completed events carry their install's
+    # id and context (as the seed's do); server events none.
     mismatched = query(
         "SELECT count(*) FROM analytics_events e JOIN anonymous_identities l"
         " ON l.user_id = e.user_id JOIN analytics_events o ON o.anonymous_id = l.anonymous_id"

@@ -29,6 +29,8 @@ DEVICES = {
 CONTEXT_KEYS = ("platform", "os_name", "os_version", "app_version", "app_build", "device_model",
                 "locale", "library_name", "library_version")
 LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "hi-IN")
+# A member's events that carry their device's id and context (the others none).
+CONTEXT_TYPES = ("app_opened", "video_started", "video_completed")
 
 
 @dataclass(frozen=True)

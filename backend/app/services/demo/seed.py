@@ -40,7 +40,6 @@ SEEDED_TABLES = ("users", "enrollments", "analytics_events", "completions",
 # Anonymous installs that never register, per member (services/demo/installs.py).
 STRANGERS_PER_MEMBER = 5
 # Client events that carry the device's context (server-owned ones do not).
-_CONTEXT_TYPES = ("app_opened", "video_started", "video_completed")
 
 _FOCUS = ["Mobility", "Core", "Legs", "Upper body", "Cardio", "Stretch", "Rest and walk"]
 
@@ -219,7 +218,7 @@ def _with_installs(out: _Rows, user_ids: list[int], joined: list[datetime], now:
     )
     for row in out.events:
         install = of_member.get(row["user_id"])
-        if install is not None and row["event_type"] in _CONTEXT_TYPES:
+        if install is not None and row["event_type"] in installs.CONTEXT_TYPES:
             row.update(install.context, anonymous_id=install.anonymous_id)
     out.events += anonymous
     # One shape for every row of the bulk insert.

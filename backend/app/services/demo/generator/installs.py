@@ -6,7 +6,8 @@ the broken onboarding step).
 The anonymous events take what the budget leaves, at most BUDGET_SHARE of it: each
 member's onboarding (in signup order) and STRANGERS_PER_MEMBER strangers' installs after
 it, while the budget lasts. `Installs.rows()` yields the same rows on every call (count,
-then write), in time order. A member's client events carry their device's context.
+then write), in time order. A member's app_opened, video_started and video_completed
+events carry their device's id and context, as the seed's do (demo.CONTEXT_TYPES).
 """
 
 from __future__ import annotations

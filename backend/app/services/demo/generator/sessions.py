@@ -23,6 +23,7 @@ from typing import Any
 
 from app.services.demo.generator.people import DAY_US, Calendar, ChallengeInfo, Member, S
 from app.services.demo.generator.sinks import NO_DEVICE, Row, Writer, uuid4
+from app.services.demo.installs import CONTEXT_TYPES
 
 FREE, PLAN, JOIN = 0, 1, 2
 # t_us, member, kind, challenge day (FREE: local date ordinal), catch-up day, completes, weight
@@ -237,7 +238,7 @@ class Emitter:
             occurred = t0 + int(offset * S * squeeze)
             # The server records its own events when they happen; clients' arrive later.
             created = occurred if kind in _SERVER_TYPES else min(now, occurred + _lag(rng))
-            where = NO_DEVICE if kind in _SERVER_TYPES else m.device
+            where = m.device if kind in CONTEXT_TYPES else NO_DEVICE
             rows.append((m.uid, kind, data, created, uuid4(rng), occurred, where))
             if also is not None and also[0] == "completions":
                 self.writer.add("completions", [(also[1], m.uid, also[2], also[3], occurred)])
