@@ -15,7 +15,7 @@ from app.services.analytics_store.reports.persons import HAS_PERSON, person_key
 from app.services.insights.params import Period
 
 T = "DateTime64(6, 'UTC')"
-# Context columns the report may name (trends.CONTEXT_PROPERTIES and CONTEXT_FILTERS).
+# Context columns the report may name (trends.CONTEXT_PROPERTIES, insights/context.py COLUMNS).
 COLUMNS = frozenset(
     ("platform", "os_name", "os_version", "app_version", "app_build", "device_model", "locale",
      "browser_name")
