@@ -84,27 +84,68 @@ PLAIN_SQL = {
 }
 
 
-def same_answer(name: str, ours: dict[str, Any], rows: list[tuple[Any, ...]]) -> bool:
+# With copies (bench/chdb_fill.py) a route's latencies are its scanned values each repeated
+# `copies` times, whose percentile_cont interpolates between other neighbours than the
+# scan's: so the scan returns each route's sorted latencies, and repeated_percentile
+# computes the interpolation on them repeated.
+LATENCIES_SQL = (
+    "SELECT endpoint, method, array_agg(latency_ms ORDER BY latency_ms) FROM request_logs "
+    "WHERE created_at >= %(start7)s AND created_at < %(end)s GROUP BY 1, 2"
+)
+
+
+def repeated_percentile(values: list[float], copies: int, p: float) -> float:
+    """percentile_cont(p) (= quantileExactInclusive) of sorted `values`, each repeated
+    `copies` times: the value at 0-based rank j of the repeated list is values[j // copies]."""
+    h = (len(values) * copies - 1) * p
+    low = int(h)
+    high = min(low + 1, len(values) * copies - 1)
+    a, b = values[low // copies], values[high // copies]
+    return a + (h - low) * (b - a)
+
+
+def same_latencies(ours: dict[str, Any], rows: list[tuple[Any, ...]], copies: int) -> bool:
+    """API health read from `copies` copies of the request logs: requests exactly, p50,
+    p95 and p99 as the repeated values give them (to the API's 3 decimals)."""
+    got = {(r["endpoint"], r["method"]): r for r in ours["routes"]}
+    if set(got) != {(e, m) for e, m, _v in rows}:
+        return False
+    for endpoint, method, values in rows:
+        route = got[(endpoint, method)]
+        want = [repeated_percentile(values, copies, p) for p in (0.5, 0.95, 0.99)]
+        mine = [route["p50_ms"], route["p95_ms"], route["p99_ms"]]
+        if route["requests"] != len(values) * copies or any(
+            abs(a - b) > 0.0006 + 1e-9 * b for a, b in zip(mine, want, strict=True)
+        ):
+            return False
+    return True
+
+
+def same_answer(name: str, ours: dict[str, Any], rows: list[tuple[Any, ...]],
+                copies: int = 1) -> bool:
     """Whether the API and the plain scan agree (counts exactly; latency percentiles within
-    the 2% a histogram rollup may be off by)."""
+    the 2% a histogram rollup may be off by). `copies`: the API read that many disjoint
+    copies of the scanned rows (bench/chdb_fill.py), so every count is that many times the
+    scan's, and percentiles are those of the same values repeated."""
+    k = copies
     if name == "trends":
         got = {(s["event_type"], p["start"]): (p["events"], p["users"])
                for s in ours["series"] for p in s["points"] if p["events"]}
-        return got == {(t, d.isoformat()): (n, u) for t, d, n, u in rows}
+        return got == {(t, d.isoformat()): (n * k, u * k) for t, d, n, u in rows}
     if name == "active_users":
         got = {d["day"]: (d["dau"], d["wau"], d["mau"]) for d in ours["days"] if d["mau"]}
-        return got == {d.isoformat(): (a, w, m) for d, a, w, m in rows}
+        return got == {d.isoformat(): (a * k, w * k, m * k) for d, a, w, m in rows}
     if name == "challenge_progress":
-        got = {(c["week_start"], k["day"]): k["on"]
-               for c in ours["cohorts"] for k in c["days"] if k["on"]}
-        return got == {(w.isoformat(), k): n for w, k, n in rows}
+        got = {(c["week_start"], d["day"]): d["on"]
+               for c in ours["cohorts"] for d in c["days"] if d["on"]}
+        return got == {(w.isoformat(), day): n * k for w, day, n in rows}
     if name in ("funnel", "funnel_best"):
-        return [s["users"] for s in ours["steps"]] == list(rows[0])
+        return [s["users"] for s in ours["steps"]] == [n * k for n in rows[0]]
     if name == "retention":
         got = {(c["start"], p["period"]): p["on"]
                for c in ours["cohorts"] for p in c["periods"] if p["period"] and p["on"]}
-        return got == {(c.isoformat(), p): n for c, p, n in rows}
-    plain = {(e, m): (n, pcts) for e, m, n, _r4, _r5, pcts in rows}
+        return got == {(c.isoformat(), p): n * k for c, p, n in rows}
+    plain = {(e, m): (n * k, pcts) for e, m, n, _r4, _r5, pcts in rows}
     got = {(r["endpoint"], r["method"]): r for r in ours["routes"]}
     if set(got) != set(plain):
         return False
