@@ -8,8 +8,10 @@
    holds;
 2. `copies - 1` more copies of them are made inside ClickHouse (`INSERT ... SELECT` from
    copy 0), copy k with every id raised by k * ID_STRIDE and every user id by
-   k * USER_STRIDE (an anonymous id gets the suffix `~k`): k more populations of people
-   who behave exactly as the generated ones, on the same days at the same instants.
+   k * USER_STRIDE (an anonymous id gets the suffix `~k`; an anonymous event whose id the
+   app database links to a user gets that user's copy as its user_id, since the copy's
+   anonymous id has no link there): k more populations of people who behave exactly as
+   the generated ones, on the same days at the same instants.
 
 So with `copies = K` the store holds K disjoint copies of the generated population: every
 count and every distinct-person count of a report is exactly K times the app database's
@@ -38,10 +40,20 @@ def copies_present(client: Any, table: str) -> int:
     return int(rows[0][0]) if rows and rows[0][1] else 0
 
 
+_LINKED_USER = (
+    "if(user_id IS NOT NULL, user_id + {k} * {users}, if(has({{anonymous:Array(String)}},"
+    " anonymous_id), transform(assumeNotNull(anonymous_id), {{anonymous:Array(String)}},"
+    " {{linked:Array(Int64)}}, toInt64(0)) + {k} * {users}, NULL))"
+)
+
+
 def fill(client: Any, *, copies: int, columns: dict[str, tuple[str, ...]],
-         log: Any = print) -> dict[str, float]:
+         links: dict[str, int] | None = None, log: Any = print) -> dict[str, float]:
     """Bring every table to `copies` copies of its shipped rows; seconds per table.
-    `columns` maps each table (qualified) to the columns the shipper writes."""
+    `columns` maps each table (qualified) to the columns the shipper writes; `links`: the
+    app database's anonymous id -> user id."""
+    anonymous = sorted(links or {})
+    params = {"anonymous": anonymous, "linked": [(links or {})[a] for a in anonymous]}
     seconds = {}
     for table, names in columns.items():
         have = copies_present(client, table)
@@ -49,13 +61,16 @@ def fill(client: Any, *, copies: int, columns: dict[str, tuple[str, ...]],
             continue
         start = time.perf_counter()
         for k in range(have, copies):
+            changed = dict(_CHANGED)
+            if "anonymous_id" in names:
+                changed["user_id"] = _LINKED_USER
             values = ", ".join(
-                _CHANGED[c].format(k=k, ids=ID_STRIDE, users=USER_STRIDE) if c in _CHANGED
+                changed[c].format(k=k, ids=ID_STRIDE, users=USER_STRIDE) if c in changed
                 else c for c in names
             )
             client.command(
                 f"INSERT INTO {table} ({', '.join(names)}) SELECT {values} FROM {table}"
-                f" WHERE id < {ID_STRIDE}"
+                f" WHERE id < {ID_STRIDE}", params if "anonymous_id" in names else None
             )
             log(f"  {table}: copy {k + 1} of {copies} ({time.perf_counter() - start:.1f} s)")
         seconds[table] = time.perf_counter() - start

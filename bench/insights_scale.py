@@ -329,7 +329,11 @@ def open_store(args: argparse.Namespace, dsn: str, seconds: dict[str, float]) ->
         columns = {table(client.spec, "events"): schema.EVENT_COLUMNS,
                    table(client.spec, "request_logs"): schema.LOG_COLUMNS}
         print(f"$ fill to {args.copies} copies (bench/chdb_fill.py)", flush=True)
-        for name, spent in fill(client, copies=args.copies, columns=columns).items():
+        with psycopg.connect(dsn) as conn:
+            links = dict(conn.execute(
+                "SELECT anonymous_id, user_id FROM anonymous_identities").fetchall())
+        for name, spent in fill(client, copies=args.copies, columns=columns,
+                                links=links).items():
             seconds[f"fill {name}"] = spent
         for name in columns:
             start = time.perf_counter()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import RequestLog
+from app.models import AnonymousIdentity, RequestLog
 from app.services.analytics_store import schema, store
 from app.services.analytics_store.client import table
 from app.services.auth import service as auth_service
@@ -79,12 +79,15 @@ def _check(app: Any, chdb_app: Any) -> None:
     assert result.exit_code == 0, result.output
     shipped = chdb_app.test_cli_runner().invoke(args=["analytics", "ship"])
     assert shipped.exit_code == 0, shipped.output
+    with app.app_context():
+        links = dict(db.session.execute(
+            select(AnonymousIdentity.anonymous_id, AnonymousIdentity.user_id)).all())
     with chdb_app.app_context():
         client = store.client()
         columns = {table(client.spec, "events"): schema.EVENT_COLUMNS,
                    table(client.spec, "request_logs"): schema.LOG_COLUMNS}
-        fill(client, copies=COPIES, columns=columns, log=lambda _line: None)
-        fill(client, copies=COPIES, columns=columns, log=lambda _line: None)  # no more
+        fill(client, copies=COPIES, columns=columns, links=links, log=lambda _line: None)
+        fill(client, copies=COPIES, columns=columns, links=links, log=lambda _line: None)  # no more
         for name in columns:
             assert copies_present(client, name) == COPIES
         assert client.query(f"SELECT count() FROM {client.spec.database}.events FINAL") == [
