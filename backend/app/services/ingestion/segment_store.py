@@ -127,7 +127,7 @@ def _row(m: PreparedMessage, received_at: datetime) -> dict[str, Any]:
 # PostgreSQL: one statement of constant text (prepared once per connection) whatever the
 # batch, the messages as one JSON array the server unpacks, as /api/v2's batch does
 # (services/ingestion/batch.py). A multi-row VALUES of 100 messages x 18 columns was
-# compiled by SQLAlchemy and split by psycopg on every call: about 0.5 s of CPU a batch.
+# compiled by SQLAlchemy and split by psycopg on every call: over 0.1 s of CPU a batch.
 _TYPED_COLUMNS = (
     ("user_id", "bigint"), ("anonymous_id", "text"), ("event_id", "uuid"),
     ("event_type", "text"), ("event_data", "jsonb"), ("occurred_at", "timestamptz"),
