@@ -112,6 +112,11 @@ def _respond(result: Exportable, args: dict[str, Any]) -> Any:
     return result
 
 
+def _funnel_steps(body: dict[str, Any]) -> list[funnels.Step]:
+    """A funnel body's steps, each a known event type (422 naming the step otherwise)."""
+    steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
+    funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
+    return steps
 
 
 @blp.route("/overview")
@@ -194,8 +199,7 @@ def get_challenge_progress(args: dict[str, Any]) -> Any:
 @blp.response(200, s.FunnelRead)
 def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
     """Users through 2 to 8 ordered steps within a window from step 1"""
-    steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
-    funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
+    steps = _funnel_steps(body)
     period = _period(args)
 
     def report(context: ContextFilter) -> funnels.FunnelResult:
@@ -218,8 +222,7 @@ def create_funnel(args: dict[str, Any], body: dict[str, Any]) -> Any:
 def create_funnel_people(args: dict[str, Any], body: dict[str, Any]) -> Any:
     """The people who reached the step before `step` and not `step` (its drop-off), on the
     funnel's first-attempt paths"""
-    steps = [funnels.Step(st["event_type"], st["where"]) for st in body["steps"]]
-    funnels.validate_steps(steps, current_app.config["ANALYTICS_EVENT_TYPES"])
+    steps = _funnel_steps(body)
     result = funnel_people.dropped(
         period=_period(args), steps=steps, window_days=body["window_days"],
         step=body["step"], limit=body["limit"], context=_context(args),
