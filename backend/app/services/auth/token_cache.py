@@ -5,9 +5,10 @@ A request's token is checked against the database at most once per TOKEN_CACHE_S
 (default 2) per process; in between, the answer comes from memory. Bounds:
 
 - In the process that makes a change, at once: every commit (through any session or
-  connection of an app's engine) that wrote to `users` or `revoked_tokens` (logout, log
-  out everywhere, password change, profile update, erasure, an operator's SQL through the
-  app) empties every cache of this process before the next request is checked.
+  connection of an app's engine) that wrote to `users`, `revoked_tokens` or `write_keys`
+  (logout, log out everywhere, password change, profile update, erasure, a key revoked, an
+  operator's SQL through the app) empties every registered cache of this process (these
+  and the write keys', services/write_keys/key_cache.py) before the next request is checked.
 - In every other process: within TOKEN_CACHE_SECONDS of the commit.
 
 The user handed to the request is a copy attached to its session without a query
@@ -23,7 +24,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import event, inspect
@@ -37,13 +38,20 @@ from app.models import User
 
 MAX_ENTRIES = 10_000  # per app; when full it starts over
 # Whole names: a write to progress_users or latency_rollup_users is not a write to users.
-_WATCHED_TABLES = re.compile(r"\b(?:users|revoked_tokens)\b")
+_WATCHED_TABLES = re.compile(r"\b(?:users|revoked_tokens|write_keys)\b")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNC", "COPY ")
 _DIRTY = "token_cache_dirty"
 _EXTENSION = "token_cache"
 
 Loader = Callable[..., tuple[User | None, bool]]
-_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()  # every app's, in this process
+
+
+class Invalidated(Protocol):
+    def invalidate(self) -> None: ...
+
+
+# Every app's caches of auth state, in this process (register() adds others').
+_CACHES: weakref.WeakSet[Invalidated] = weakref.WeakSet()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,11 @@ def _writes_watched_table(statement: str) -> bool:
     if not head.startswith(_WRITES):
         return False
     return _WATCHED_TABLES.search(statement.lower()) is not None
+
+
+def register(cache: Invalidated) -> None:
+    """Have `cache` emptied with these whenever a watched table's write commits."""
+    _CACHES.add(cache)
 
 
 def invalidate_all() -> None:

