@@ -7,6 +7,7 @@ import csv
 import io
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -284,3 +285,112 @@ def test_every_report_has_a_page_and_a_check():
 
     # The Dashboards page is no report (test_dashboard_workspace.py drives it).
     assert [slug for slug in PAGES if slug not in NOT_REPORTS] == list(CHECKS)
+
+
+# Context filters and breakdowns (issue 15): what the page draws is the API's answer.
+def _group_name(value: str | None) -> str:
+    return "(not sent)" if value is None else value
+
+
+def _apply(page: Any, expect_in_url: str) -> None:
+    page.click("#apply")
+    page.wait_for_function(f"location.search.includes({expect_in_url!r})")
+    page.wait_for_selector("body[data-state=ready]")
+
+
+def test_a_filter_and_a_breakdown_chosen_on_the_page_show_the_api_answer(admin_page, server):
+    charts = _open(admin_page, server, "active-users", "?preset=last_30d")
+    everyone = charts["chart-active"]["datasets"][0]["data"]
+    assert admin_page.is_hidden("#groups-card")
+
+    admin_page.select_option("select[name=platform]", "android")
+    _apply(admin_page, "platform=android")
+    android = server.api("/active-users", query_string=_params(platform="android")).get_json()
+    drawn = admin_page.evaluate(CHARTS_JS)["chart-active"]["datasets"][0]["data"]
+    assert drawn == [d["dau"] for d in android["days"]] != everyone
+    assert 0 < sum(drawn) < sum(everyone)
+
+    admin_page.select_option("select[name=breakdown_property]", "identified")
+    _apply(admin_page, "breakdown_property=identified")
+    query = _params(platform="android", breakdown_property="identified")
+    api = server.api("/active-users", query_string=query).get_json()
+    groups = admin_page.evaluate(CHARTS_JS)["chart-groups"]
+    # Anonymous and identified persons, each a line of their own with the API's numbers.
+    assert sorted(d["label"] for d in groups["datasets"]) == ["anonymous", "identified"]
+    assert [(d["label"], d["data"]) for d in groups["datasets"]] == [
+        (g["value"], [d["dau"] for d in g["days"]]) for g in api["groups"]
+    ]
+    assert all(sum(d["data"]) > 0 for d in groups["datasets"])
+    rows = table_rows(admin_page, "table-groups")
+    assert [r[0] for r in rows] == ["all (as filtered)"] + [g["value"] for g in api["groups"]]
+    assert [r[2:] for r in rows] == [
+        [str(r["days"][-1]["wau"]), str(r["days"][-1]["mau"])] for r in [api, *api["groups"]]
+    ]
+    assert admin_page.is_visible("#groups-card")
+    admin_page.reload()  # the link keeps the filter and the breakdown
+    admin_page.wait_for_selector("body[data-state=ready]")
+    assert admin_page.input_value("select[name=breakdown_property]") == "identified"
+    assert admin_page.input_value("select[name=platform]") == "android"
+    assert admin_page.locator("#table-groups tbody tr").count() == len(api["groups"]) + 1
+    assert admin_page.errors == []
+
+
+def _retention_query() -> dict[str, Any]:
+    return _params(start_event="challenge_joined", return_event="app_opened", periods=14)
+
+
+def _by_platform(slug: str, server: Server) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """Per group of the API's answer broken down by platform: its name, and the values the
+    page's breakdown chart draws for it."""
+    by = {"breakdown_property": "platform"}
+    if slug == "funnels":
+        api = server.api("/funnels", method="POST", query_string=_params(**by),
+                         json=FUNNEL_BODY).get_json()
+        return api["groups"], [[s["users"] for s in g["steps"]] for g in api["groups"]]
+    if slug == "retention":
+        api = server.api("/retention", query_string=_retention_query() | by).get_json()
+        curves = []
+        for group in api["groups"]:
+            curve = []
+            for p in range(15):
+                cells = [(c["size"], next(x for x in c["periods"] if x["period"] == p))
+                         for c in group["cohorts"]]
+                cells = [(size, cell["on"]) for size, cell in cells if cell["on"] is not None]
+                size = sum(s for s, _ in cells)
+                curve.append(round(100 * sum(n for _, n in cells) / size, 1) if size else None)
+            curves.append(curve)
+        return api["groups"], curves
+    api = server.api("/realtime", query_string=by).get_json()
+    return api["groups"], [[m["events"] for m in g["minutes"]] for g in api["groups"]]
+
+
+@pytest.mark.parametrize("slug", ["funnels", "retention", "realtime"])
+def test_a_breakdown_draws_a_line_and_a_row_per_value(admin_page, server, slug):
+    before = _by_platform(slug, server)
+    charts = _open(admin_page, server, slug, "?breakdown_property=platform")
+    after = _by_platform(slug, server)
+    groups = charts["chart-groups"]
+    drawn = ([d["label"] for d in groups["datasets"]], [d["data"] for d in groups["datasets"]])
+    # Realtime's last 30 minutes move on while the page loads: either answer will do.
+    answers = [([_group_name(g["value"]) for g in ans[0]], ans[1]) for ans in (before, after)]
+    assert drawn in answers
+    assert {"ios", "android"} <= set(drawn[0])
+    assert any(v for values in drawn[1] for v in values)  # not only zeros
+    rows = table_rows(admin_page, "table-groups")
+    assert [r[0] for r in rows] == ["all (as filtered)", *drawn[0]]
+    assert admin_page.text_content("#groups-title").endswith(" by platform")
+    assert admin_page.errors == []
+
+
+def test_trends_break_down_by_identified_and_anonymous_persons(admin_page, server):
+    query = {"event_type": "app_opened", "breakdown_property": "identified"}
+    charts = _open(admin_page, server, "trends", "?" + urlencode(query))
+    api = server.api("/trends", query_string=_params(**query)).get_json()
+    lines = [(d["label"], d["data"]) for d in charts["chart-trends"]["datasets"]]
+    assert lines == [
+        (f"app_opened: {s['value']}", [p["events"] for p in s["points"]]) for s in api["series"]
+    ]
+    assert sorted(label for label, _ in lines) == [
+        "app_opened: anonymous", "app_opened: identified"
+    ]
+    assert admin_page.errors == []

@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, render_template
 
 from app.config import SERVER_EVENT_TYPES
+from app.services.insights.context import BREAKDOWNS
+from app.services.insights.reports.trends import CONTEXT_PROPERTIES
 
 bp = Blueprint("admin_dashboard", __name__, url_prefix="/admin")
 
@@ -75,6 +77,8 @@ def get_page(slug: str) -> str:
         slug=slug,
         title=PAGES[slug],
         event_types=event_types,
+        # What "Break down by" offers: trends take more context columns than the others.
+        breakdowns=CONTEXT_PROPERTIES if slug == "trends" else BREAKDOWNS,
         has_range=slug not in NO_RANGE,
         is_report=slug not in NOT_REPORTS,
     )

@@ -1,5 +1,6 @@
 // One entry per report page: request(form) builds the API call (also used for CSV),
-// load(form) fetches and draws, redraw(form) redraws from the last answer.
+// load(form) fetches and draws, redraw(form) redraws from the last answer (and, broken
+// down, its values in the page's "By …" card: groups.js).
 "use strict";
 
 (function () {
@@ -16,7 +17,11 @@
         report.data = await D.getJSON(request.path, request);
         await report.redraw(form);
       },
-      redraw(form) { return report.data ? draw(report.data, form) : undefined; },
+      async redraw(form) {
+        if (!report.data) return;
+        await draw(report.data, form);
+        D.drawGroups(document.body.dataset.page, report.data, form);
+      },
     }, extra || {});
     return report;
   }
@@ -30,23 +35,28 @@
     return Array.from({ length }, (_, i) => group.reduce((n, s) => n + s.points[i][measure], 0));
   }
 
+  // The trend's breakdown: an event_data key (breakdown) or a context column
+  // (breakdown_property: platform, ..., identified); null without one.
+  const breakdownOf = (data) => data.breakdown || data.breakdown_property || null;
+
   function trendLines(data, measure, only) {
     const length = (data.series[0] || { points: [] }).points.length;
-    const name = (s) => s.event_type + (data.breakdown ? ": " + (s.other ? "other" : s.value) : "");
+    const by = breakdownOf(data);
+    const name = (s) => s.event_type + (by ? ": " + (s.other ? "other" : s.value) : "");
     const key = (s) => s.event_type + "\u0000" + (s.other ? "\u0001" : s.value);
     const previous = new Map((data.previous || []).map((s) => [key(s), s]));
     const total = (s) => s.points.reduce((n, p) => n + p[measure], 0);
     // A view filtered to one value (a click on its line) keeps that value's lines only.
-    const filtered = Boolean(data.breakdown && only);
+    const filtered = Boolean(by && only);
     const named = data.series.filter((s) => !s.other && (!filtered || String(s.value) === only));
-    const kept = data.breakdown && !filtered
+    const kept = by && !filtered
       ? [...named].sort((a, b) => total(b) - total(a)).slice(0, TOP) : named;
     // A value without events in the previous period has no series there: its line is 0.
     const before = (s) => (previous.has(key(s))
       ? previous.get(key(s)).points.map((p) => p[measure]) : Array(length).fill(0));
     const lines = kept.map((s) => ({ label: name(s), data: s.points.map((p) => p[measure]),
       previous: data.previous ? before(s) : null, value: s.value }));
-    if (data.breakdown && !filtered) {
+    if (by && !filtered) {
       const rest = data.series.filter((s) => !kept.includes(s));
       [...new Set(rest.map((s) => s.event_type))].forEach((type) => {
         const group = rest.filter((s) => s.event_type === type);
@@ -71,11 +81,11 @@
     const select = D.$("#only-select");
     const values = [...new Set(data.series.filter((s) => !s.other).map((s) => String(s.value)))];
     select.replaceChildren(new Option("All values", ""));
-    values.forEach((v) => select.add(new Option(data.breakdown + " = " + v, v)));
+    values.forEach((v) => select.add(new Option(breakdownOf(data) + " = " + v, v)));
     select.value = values.includes(form.only.value) ? form.only.value : "";
     select.onchange = () => showOnly(form, select.value || null);
-    document.querySelector(".only-value").hidden = !data.breakdown;
-    D.$("#trends-hint").hidden = !data.breakdown;
+    document.querySelector(".only-value").hidden = !breakdownOf(data);
+    D.$("#trends-hint").hidden = !breakdownOf(data);
   }
 
   R.trends = getReport("/insights/trends", (data, form) => {
@@ -83,7 +93,8 @@
     const first = data.series[0] || { points: [] };
     // A value the answer does not hold (another breakdown's) filters nothing.
     const known = data.series.some((s) => !s.other && String(s.value) === form.only.value);
-    const only = data.breakdown && known ? form.only.value : "";
+    const by = breakdownOf(data);
+    const only = by && known ? form.only.value : "";
     const datasets = [];
     const values = [];  // the breakdown value of each dataset (undefined: "other")
     trendLines(data, measure, only).forEach((line, i) => {
@@ -97,7 +108,7 @@
     });
     fillOnlySelect(data, form);
     const pick = (index) => {
-      if (data.breakdown && values[index] !== undefined && !only) showOnly(form, values[index]);
+      if (by && values[index] !== undefined && !only) showOnly(form, values[index]);
     };
     D.chart("chart-trends", {
       type: "line",
@@ -109,12 +120,23 @@
           if (hit.length) pick(hit[0].datasetIndex);
         },
         onHover: (event, _elements, chart) => {
-          chart.canvas.style.cursor = data.breakdown && !only ? "pointer" : "default";
+          chart.canvas.style.cursor = by && !only ? "pointer" : "default";
         },
         plugins: { legend: { onClick: (_event, item) => pick(item.datasetIndex) } },
       },
     }, { title: "Trends: " + measure + " per " + (form.interval ? form.interval.value : "day")
-      + (only ? " (" + data.breakdown + " = " + only + ")" : "") });
+      + (only ? " (" + by + " = " + only + ")" : "") });
+  }, {
+    // An event_data key and a context column are one breakdown or the other (the API takes
+    // one): choosing one clears the other.
+    prepare(form) {
+      form.breakdown.addEventListener("input", () => {
+        if (form.breakdown.value) form.breakdown_property.value = "";
+      });
+      form.breakdown_property.addEventListener("change", () => {
+        if (form.breakdown_property.value) form.breakdown.value = "";
+      });
+    },
   });
 
   R["active-users"] = getReport("/insights/active-users", (data) => {
@@ -183,6 +205,7 @@
     card.hidden = !(step >= 2 && step <= data.steps.length);
     if (card.hidden) return;
     const request = R.funnels.request(form);
+    request.params.delete("breakdown_property");  // the people of the whole funnel
     const people = await D.getJSON("/insights/funnels/people", { method: "POST",
       params: request.params, body: Object.assign({}, request.body, { step }) });
     const target = data.steps[step - 1];
@@ -230,6 +253,16 @@
     return (seconds / 86400).toFixed(1) + " days";
   }
 
+  // The retention curve (%): retained / size over the cohorts that reached each period.
+  D.retentionCurve = (cohorts, periods, measure) => Array.from({ length: periods + 1 }, (_, p) => {
+    let kept = 0, size = 0;
+    cohorts.forEach((c) => {
+      const cell = c.periods.find((x) => x.period === p);
+      if (cell && cell[measure] !== null) { kept += cell[measure]; size += c.size; }
+    });
+    return size ? +(100 * kept / size).toFixed(1) : null;
+  });
+
   R.retention = getReport("/insights/retention", (data, form) => {
     const measure = form.measure.value;
     const periods = Array.from({ length: data.periods + 1 }, (_, i) => i);
@@ -239,18 +272,10 @@
         ? { text: "–", empty: true }
         : { text: D.pct(c.size ? cell[measure] / c.size : null),
           share: c.size ? cell[measure] / c.size : 0, sub: cell[measure] + " of " + c.size })]));
-    // The curve: retained / size over the cohorts that reached each period.
-    const curve = periods.map((p) => {
-      let kept = 0, size = 0;
-      data.cohorts.forEach((c) => {
-        const cell = c.periods.find((x) => x.period === p);
-        if (cell && cell[measure] !== null) { kept += cell[measure]; size += c.size; }
-      });
-      return size ? +(100 * kept / size).toFixed(1) : null;
-    });
     D.chart("chart-retention", {
       type: "line",
-      data: { labels: periods.map((p) => unit + p), datasets: [D.dataset("retained (%)", curve, 0)] },
+      data: { labels: periods.map((p) => unit + p),
+        datasets: [D.dataset("retained (%)", D.retentionCurve(data.cohorts, data.periods, measure), 0)] },
       options: { scales: { y: { beginAtZero: true, max: 100 } } },
     });
   });
