@@ -327,6 +327,9 @@ def test_a_filter_and_a_breakdown_chosen_on_the_page_show_the_api_answer(admin_p
         [str(r["days"][-1]["wau"]), str(r["days"][-1]["mau"])] for r in [api, *api["groups"]]
     ]
     assert admin_page.is_visible("#groups-card")
+    if SCREENSHOT_DIR:
+        path = Path(SCREENSHOT_DIR) / "dashboard-breakdown.png"
+        admin_page.screenshot(path=str(path), full_page=True)
     admin_page.reload()  # the link keeps the filter and the breakdown
     admin_page.wait_for_selector("body[data-state=ready]")
     assert admin_page.input_value("select[name=breakdown_property]") == "identified"
