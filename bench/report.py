@@ -104,6 +104,11 @@ def ratios(runs: list[Run], s: dict[str, dict[str, float]]) -> dict[str, float]:
         "track_vs_bare_rps_paired": paired(runs, "track", "bare", "rps"),
         "track_vs_bare_cpu": s["track"]["worker_cpu_ms"] / s["bare"]["worker_cpu_ms"],
         "track_vs_me_rps": s["track"]["rps"] / s["me"]["rps"],
+        "floor_vs_bare_rps": s["floor"]["rps"] / s["bare"]["rps"],
+        "floor_vs_bare_rps_paired": paired(runs, "floor", "bare", "rps"),
+        "floor_vs_bare_cpu": s["floor"]["worker_cpu_ms"] / s["bare"]["worker_cpu_ms"],
+        "track_vs_floor_rps": s["track"]["rps"] / s["floor"]["rps"],
+        "track_vs_floor_rps_paired": paired(runs, "track", "floor", "rps"),
         "logging_cost_rps": 1 - s["me"]["rps"] / s["nolog"]["rps"],
         "logging_cost_rps_paired": 1 - paired(runs, "me", "nolog", "rps"),
         "logging_cost_cpu": s["me"]["worker_cpu_ms"] / s["nolog"]["worker_cpu_ms"] - 1,
@@ -162,6 +167,15 @@ def print_report(
         f"  {_verdict(track_ok)}   CPU/req {r['track_vs_bare_cpu']:.2f}x"
     )
     print(f"  POST /track vs GET /auth/me:     {r['track_vs_me_rps']:.2f}x")
+    print(
+        f"  floor write vs bare, req/s:      {r['floor_vs_bare_rps']:.2f}x "
+        f"(paired {r['floor_vs_bare_rps_paired']:.2f}x)  the most a durable, rate-limited"
+        f" write reaches here   CPU/req {r['floor_vs_bare_cpu']:.2f}x"
+    )
+    print(
+        f"  POST /track vs floor write:      {r['track_vs_floor_rps']:.2f}x "
+        f"(paired {r['track_vs_floor_rps_paired']:.2f}x)"
+    )
     print(
         f"  request logging cost, req/s:     {r['logging_cost_rps']:+.1%} "
         f"(paired {r['logging_cost_rps_paired']:+.1%})  target <= {TARGET_LOGGING_COST:.0%}"

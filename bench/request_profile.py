@@ -9,7 +9,15 @@ metrics in multi-process mode), drives its WSGI callable in this process (no HTT
 so no socket time), and prints for each request kind the CPU time per request (every
 thread), then the inclusive CPU time (this thread) and wall time of each part, from
 timers wrapped around the functions named in PARTS (about 1 us of their own per call).
-The bare app (bench/bare_app.py) is driven the same way for the floor.
+The bare app (bench/bare_app.py) is driven the same way for the floor: its GET (`bare`)
+and its least possible durable, rate-limited event write (`floor`: POST /bare/track).
+
+CPU time shares the machine with whatever else runs. For counts that ignore other load,
+run one kind under callgrind twice (N requests and 0) and subtract: instructions, not
+seconds, the same whatever else runs:
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python bench/request_profile.py --only track --requests 1000   (and 0)
 """
 
 from __future__ import annotations
@@ -127,6 +135,8 @@ def make_app() -> Any:
 
 def make_bare() -> Any:
     os.environ.setdefault("JWT_SECRET_KEY", SECRET)
+    os.environ.setdefault("DATABASE_URL", DATABASE_URL)  # POST /bare/track's
+    os.environ.setdefault("RATELIMIT_STORAGE_URI", REDIS_URL)
     import bare_app
 
     return bare_app.app
@@ -151,6 +161,8 @@ def token_for(app: Any) -> str:
 def requests(kind: str, token: str, n: int) -> list[dict[str, Any]]:
     if kind == "track":
         return [environ("POST", "/api/v2/analytics/track", token, TRACK_BODY) for _ in range(n)]
+    if kind == "floor":
+        return [environ("POST", "/bare/track", token, TRACK_BODY) for _ in range(n)]
     path = "/bare/me" if kind == "bare" else "/api/v2/auth/me"
     return [environ("GET", path, token) for _ in range(n)]
 
@@ -190,12 +202,20 @@ def profile(app: Any, kind: str, token: str, n: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument(
+        "--only", choices=("bare", "floor", "me", "track"),
+        help="warm up, then drive --requests of this kind and nothing else (for callgrind)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="profile-"))
     app, bare = make_app(), make_bare()
     token = token_for(app)
+    apps = {"bare": bare, "floor": bare, "me": app, "track": app}
+    if args.only:
+        drive(apps[args.only], requests(args.only, token, 300))
+        drive(apps[args.only], requests(args.only, token, args.requests))
+        return
     counter = count_statements(app)
-    apps = {"bare": bare, "me": app, "track": app}
     for kind, target in apps.items():
         drive(target, requests(kind, token, 300))  # warm-up
     print(f"{'kind':6} {'CPU us/request':>15} {'SQL/request':>12}")
@@ -205,6 +225,11 @@ def main() -> None:
         real[kind] = min(cpu_per_request(target, kind, token, args.requests) for _ in range(3))
         sql = (counter[0] - before) / (3 * args.requests)
         print(f"{kind:6} {real[kind]:15.1f} {sql:12.2f}")
+    print(
+        f"CPU per request: track/bare {real['track'] / real['bare']:.2f}x, "
+        f"floor/bare {real['floor'] / real['bare']:.2f}x, "
+        f"track/floor {real['track'] / real['floor']:.2f}x"
+    )
     timers = install_timers()
     for kind in ("me", "track"):
         drive(app, requests(kind, token, 200))
