@@ -97,6 +97,20 @@ def test_api_requests_are_measured_by_the_request_log_hook(client, auth):
     assert sample(after, name, **labels) - sample(before, name, **labels) == 1
 
 
+def test_api_requests_are_measured_with_request_logging_off(app_factory, query):
+    # REQUEST_LOG_ENABLED=false turns the request_logs rows off, not the metrics.
+    app = app_factory(REQUEST_LOG_ENABLED=False)
+    client = app.test_client()
+    before = scrape(client)
+    assert client.get("/api/v2/auth/me").status_code == 401
+    after = scrape(client)
+    labels = {"route": "/api/v2/auth/me", "method": "GET", "status": "4xx"}
+    name = "challenge_http_request_duration_seconds_count"
+    assert sample(after, name, **labels) - sample(before, name, **labels) == 1
+    get_writer(app).flush()
+    assert query("SELECT count(*) FROM request_logs")[0][0] == 0
+
+
 def test_writer_queue_depth_is_reported_at_scrape_time(app_factory, query):
     app = app_factory(REQUEST_LOG_FLUSH_INTERVAL=60)  # rows wait until flushed
     client = app.test_client()

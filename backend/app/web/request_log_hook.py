@@ -1,9 +1,10 @@
-"""Hooks that record one request_logs row per API request (/api/ and /v1/), off the
-request's path.
+"""Hooks that record each API request (/api/ and /v1/): its latency in the Prometheus
+histogram, and one request_logs row, off the request's path.
 
 The hook reads what only the request knows (route template, status, latency, the token's
 user, the client address) and hands it to the submit function the app factory gives it
 (services/request_logs/capture.py: opt-out, IP masking, the background writer).
+REQUEST_LOG_ENABLED=false turns the rows off; the metrics stay.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ def _record(status: int) -> None:
     endpoint = rule.rule[:_ENDPOINT_MAX] if rule is not None else UNMATCHED
     method = recorded_method(req.method)
     metrics.observe_request(endpoint, method, status, latency / 1000.0)
-    app.extensions[_SUBMIT](
+    submit = app.extensions[_SUBMIT]
+    if submit is None:  # request logging off
+        return
+    submit(
         endpoint=endpoint,
         method=method,
         status=status,
@@ -122,7 +126,6 @@ def _teardown(exc: BaseException | None) -> None:
 
 
 def register_request_logging(app: Flask, submit: SubmitRow) -> None:
-    app.extensions[_SUBMIT] = submit
-    if app.config["REQUEST_LOG_ENABLED"]:
-        app.after_request(_after)
-        app.teardown_request(_teardown)
+    app.extensions[_SUBMIT] = submit if app.config["REQUEST_LOG_ENABLED"] else None
+    app.after_request(_after)
+    app.teardown_request(_teardown)
