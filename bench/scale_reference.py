@@ -23,9 +23,14 @@ PLAIN_SQL = {
         "AND occurred_at >= %(start30)s AND occurred_at < %(end)s GROUP BY 1, 2"
     ),
     "active_users": (
-        "WITH active AS (SELECT DISTINCT user_id, (occurred_at AT TIME ZONE 'UTC')::date AS day "
-        "FROM analytics_events WHERE occurred_at >= %(start30)s - interval '29 days' "
-        "AND occurred_at < %(end)s), "
+        # Persons (issue 15): the user, else the anonymous id's linked user, else its key.
+        "WITH active AS (SELECT DISTINCT coalesce(e.user_id, l.user_id, "
+        "-(('x' || substr(md5(e.anonymous_id), 1, 15))::bit(60)::bigint) - 1) AS user_id, "
+        "(e.occurred_at AT TIME ZONE 'UTC')::date AS day FROM analytics_events e "
+        "LEFT JOIN anonymous_identities l ON e.user_id IS NULL "
+        "AND l.anonymous_id = e.anonymous_id "
+        "WHERE e.occurred_at >= %(start30)s - interval '29 days' AND e.occurred_at < %(end)s "
+        "AND (e.user_id IS NOT NULL OR e.anonymous_id IS NOT NULL)), "
         "days AS (SELECT d::date AS day FROM generate_series(%(first30)s::date, %(last)s::date, "
         "interval '1 day') AS d) "
         "SELECT d.day, count(DISTINCT a.user_id) FILTER (WHERE a.day = d.day), "
