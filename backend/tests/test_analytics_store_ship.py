@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from app.extensions import db
 from app.models import AnalyticsEvent, RequestLog, RollupState, User
 from app.services.analytics_store import store
 from app.services.analytics_store.settings import StoreConfigError, parse_store
+from app.services.insights.params import build_period
+from app.services.insights.reports import trends
 from tests.store_support import store_rows
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -117,6 +119,35 @@ def test_a_batch_sent_again_after_a_lost_commit_is_not_doubled(chdb_app):
     with chdb_app.app_context():
         raw, final, _ = _counts()
         assert final == 7 and raw >= 7
+
+
+def test_trends_count_an_event_doubled_on_disk_once(chdb_app):
+    """Trends' FINAL merges within a monthly partition only: a repeat is always in its
+    original's partition, so a partition of several parts still collapses it, and one of a
+    single merged part is read as it is."""
+    with chdb_app.app_context():
+        user = _user()
+        _events(user, 3, start=T0 - timedelta(days=20))  # October: merged into one part
+        _events(user, 4)  # November
+    assert _ship(chdb_app, "--chunk", "100") == "events=7 request_logs=0"
+    with chdb_app.app_context():
+        store_rows("OPTIMIZE TABLE {db}.events FINAL")
+        _events(user, 1, start=T0 + timedelta(hours=1))
+        ids = db.session.scalars(select(AnalyticsEvent.id).order_by(AnalyticsEvent.id)).all()
+        # Re-cut after the first November event: its 3 successors doubled, 1 new.
+        db.session.execute(update(RollupState).values(folded_id=ids[3]))
+        db.session.commit()
+    assert _ship(chdb_app, "--chunk", "2") == "events=4 request_logs=0"
+    with chdb_app.app_context():
+        raw, final, _ = _counts()
+        assert (raw, final) == (11, 8)
+        period = build_period(tz="UTC", start=date(2026, 10, 1), end=date(2026, 11, 30),
+                              include_internal=True)
+        result = trends.run(period=period, event_types=["app_opened"])
+        points = [p for p in result.series[0].points if p.events]
+        assert [(p.start, p.events, p.users) for p in points] == [
+            ("2026-10-13", 3, 1), ("2026-11-02", 5, 1)
+        ]
 
 
 def test_an_insert_still_open_is_not_skipped(chdb_app, db_url):

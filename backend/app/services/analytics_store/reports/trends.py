@@ -21,6 +21,11 @@ COLUMNS = frozenset(
      "browser_name")
 )
 Cell = namedtuple("Cell", "event_type bucket value other events users")
+# FINAL merges within each monthly partition only: rows that collapse share their sorting
+# key, which holds toDate(occurred_at), so they share the partition toYYYYMM(occurred_at).
+# With it a partition of one merged part is read as it is, not merge-sorted: the 30-day
+# count at 10M took 92 ms instead of 201 ms (the same scan without FINAL: 101 ms).
+FINAL_BY_PARTITION = " SETTINGS do_not_merge_across_partitions_select_final = 1"
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def top_values(client: ReportClient, events: Scope, prop: str, limit: int) -> li
     sql = (
         f"SELECT {prop} AS value FROM {client.table('events')} FINAL"
         f" WHERE {events.where} AND value IS NOT NULL"
-        " GROUP BY value ORDER BY count() DESC, value LIMIT {limit:UInt32}"
+        " GROUP BY value ORDER BY count() DESC, value LIMIT {limit:UInt32}" + FINAL_BY_PARTITION
     )
     return [row[0] for row in client.query(sql, events.params | {"limit": limit})]
 
@@ -76,7 +81,7 @@ def cells(
         f"SELECT event_type, {bucket_key('occurred_at', period)} AS bucket, {split},"
         f" count() AS events, uniqExact({events.person}) AS users"
         f" FROM {client.table('events')} FINAL WHERE {events.where}"
-        " GROUP BY event_type, bucket, value, other"
+        " GROUP BY event_type, bucket, value, other" + FINAL_BY_PARTITION
     )
     params = events.params | {"tz": period.tz, "top": top}
     return [Cell(*row) for row in client.query(sql, params)]
