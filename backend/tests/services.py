@@ -84,14 +84,26 @@ def upgrade_to_head(url: str) -> None:
 
 
 def empty_all_tables(engine: Engine, metadata: MetaData) -> None:
+    """Every table emptied and every id sequence restarted, as after a fresh migration.
+
+    DELETE, not TRUNCATE, on PostgreSQL too: a TRUNCATE ... RESTART IDENTITY of the 28 tables
+    makes new files for each table and index (0.2-0.6 s, after every test and every oracle
+    example), a DELETE of a test's few rows takes milliseconds. The sequences that were used
+    restart where they started (pg_sequences shows last_value NULL for the others)."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
+            conn.execute(_RESTART_SEQUENCES)
+        elif _has_sequence(conn):
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false)"
+    " FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
 
 
 def _has_sequence(conn) -> bool:  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ from tests.oracle_support import (
     context_asks,
     forget_links,
     person,
+    rollup_modes,
     store_links,
 )
 from tests.zoned_events import Ev, World, add_users, reset_database, store, worlds
@@ -171,7 +172,7 @@ def _answer(result: active_users.ActiveUsersResult) -> dict[str, Any]:
 def _check(world: World, ask: Ask, rows: list[Row], internal: set[int], phase: str) -> None:
     for interval, week_start in REPORTS:
         expected = reference(rows, internal, world.tz, ask, interval, week_start)
-        for rollup in (True, False):
+        for rollup in rollup_modes():
             got = _produced(world, ask, interval, week_start, rollup)
             assert got["data_start"] == expected["data_start"], (phase, interval, rollup)
             for mine, theirs in zip(got["days"], expected["days"], strict=True):
@@ -190,7 +191,7 @@ def _check_context(world: World, ask: Ask, rows: list[Row], internal: set[int], 
         if period.utc_start <= at < period.utc_end
         and (ask.include_internal or user not in internal)
     ]
-    for rollup in (True, False):
+    for rollup in rollup_modes():
         sliced = breakdown.run(
             lambda c, rollup=rollup: active_users.run(period=period, context=c, rollup=rollup),
             context=ask.context.context(), breakdown_property=ask.context.breakdown,

@@ -21,7 +21,13 @@ from app.services.insights.params import build_period
 from app.services.insights.reports import retention
 from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
-from tests.oracle_support import ContextAsk, assert_sliced, context_asks, platforms
+from tests.oracle_support import (
+    ContextAsk,
+    assert_sliced,
+    context_asks,
+    platforms,
+    rollup_modes,
+)
 
 KINDS = ("challenge_joined", "plan_viewed")
 Row = tuple[str, int, list[tuple[int | None, int | None]]]
@@ -139,7 +145,7 @@ def _check(events: list[Event], internal: set[int], case: dict[str, Any], when: 
     label(f"{when}: {'some' if any(c[0] for c in cells) else 'no'} return counted")
     label(f"{when}: {'some' if any(c[0] is None for c in cells) else 'no'} null cell")
     label(f"{when}: {'some' if any(c[0] != c[1] for c in cells) else 'no'} on != on_or_after")
-    for rollup in (True, False):
+    for rollup in rollup_modes():
         result = retention.run(
             period=period,
             start_event=case["start"],
@@ -170,7 +176,7 @@ def _check_context(events: list[Event], internal: set[int], case: dict[str, Any]
     ask: ContextAsk = case["context"]
     seen = [(e.platform, e.user > 0) for e in events
             if period.utc_start <= e.at < period.utc_end and e.user not in internal]
-    for rollup in (True, False):
+    for rollup in rollup_modes():
         sliced = breakdown.run(
             lambda c, rollup=rollup: retention.run(
                 period=period, start_event=case["start"], return_event=case["back"],

@@ -41,6 +41,7 @@ from tests.oracle_support import (
     local_date,
     moments,
     person,
+    rollup_modes,
     settings_kwargs,
     store_links,
 )
@@ -219,7 +220,7 @@ def test_trends_equal_the_reference(store_app):
                     top=top if s["breakdown"] else None,
                     **args,
                 )
-                for rollup in (True, False):
+                for rollup in rollup_modes():
                     result = trends.run(
                         period=period,
                         event_types=TYPES,
