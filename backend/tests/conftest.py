@@ -60,6 +60,37 @@ PG_URL, REDIS_URL = _for_worker(
 MIGRATIONS = str(Path(__file__).resolve().parents[1] / "migrations")
 
 
+# ---- the order files start in --------------------------------------------------------------
+# `--dist loadfile` hands each worker a whole file at a time, in the collection's order, and
+# xdist's own reorder puts the files with the most tests first. The slowest files have few
+# tests (a hypothesis oracle is one test running minutes): left to that rule they start last,
+# and the run waits minutes on one worker after the other has finished. So a file marked
+# `heavy(seconds)` (its rough time on one worker) starts first, the heaviest first, then the
+# rest by test count as xdist would. The order inside a file never changes.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "heavy(seconds): a slow file, started first by the workers (conftest.py)"
+    )
+    if hasattr(config.option, "loadscopereorder"):  # xdist's reorder would undo ours
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not WORKER:  # one process: pytest's order, which switches db_url's parameter once
+        return
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(tests: list[pytest.Item]) -> tuple[float, int]:
+        mark = tests[0].get_closest_marker("heavy")
+        return (-(mark.args[0] if mark else 0), -len(tests))
+
+    items[:] = [item for tests in sorted(by_file.values(), key=weight) for item in tests]
+
+
 def _unavailable(what: str, reason: str) -> None:
     message = f"{what} is not reachable ({reason})"
     if IN_CI:
@@ -90,16 +121,29 @@ def redis_url(redis_server_url: str) -> str:
     return redis_server_url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database of each kind, shared by the session and emptied per test."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
-    else:
-        url = request.getfixturevalue("pg_server_url")
-        svc.reset_pg_schema(url)
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
     svc.upgrade_to_head(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_database(pg_server_url: str) -> str:
+    svc.reset_pg_schema(pg_server_url)
+    svc.upgrade_to_head(pg_server_url)
+    return pg_server_url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of each kind, shared by the session and emptied per test.
+
+    Migrated once per kind (sqlite_database, postgresql_database): pytest makes a
+    parametrized session fixture anew each time the parameter changes, which a worker of
+    `--dist loadfile` does at every file (its SQLite tests, then its PostgreSQL ones), and
+    the migrations cost 2-5 s a time."""
+    return request.getfixturevalue(f"{request.param}_database")
 
 
 def make_config(db_url: str, **overrides: Any) -> dict[str, Any]:

@@ -33,6 +33,9 @@ from tests.oracle_support import (
 )
 from tests.zoned_events import Ev, World, add_users, reset_database, store, worlds
 
+# About 260 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(260)
+
 
 @pytest.fixture
 def app(store_app):

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,9 @@ from tests.oracle_support import (
     settings_kwargs,
 )
 from tests.store_support import store_config
+
+# About 85 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(85)
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 ROUTES = [("/api/v2/plans/<int:day>", "GET"), ("/api/v2/plans/<int:day>/complete", "POST")]

@@ -27,6 +27,9 @@ from tests import cohort_oracle as oracle
 from tests.cohort_oracle import Event
 from tests.oracle_support import ContextAsk, assert_sliced, context_asks, platforms
 
+# About 300 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(300)
+
 NOW = oracle.CHANGES[-1] + timedelta(days=30)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,9 @@ from app.services.insights.reports import realtime
 from app.services.privacy import erasure
 from tests.oracle_support import EVERYTHING, ContextAsk, assert_sliced, context_asks, platforms
 from tests.zoned_events import TYPES, Ev, add_users, moments, reset_database, store, worlds
+
+# About 80 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(80)
 
 MINUTE = timedelta(minutes=1)
 

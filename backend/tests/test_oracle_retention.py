@@ -29,6 +29,9 @@ from tests.oracle_support import (
     rollup_modes,
 )
 
+# About 190 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(190)
+
 KINDS = ("challenge_joined", "plan_viewed")
 Row = tuple[str, int, list[tuple[int | None, int | None]]]
 

@@ -39,6 +39,9 @@ from tests.oracle_support import (
     settings_kwargs,
 )
 
+# About 110 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(110)
+
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 REACH = timedelta(hours=24)
 # (user index or None, anonymous index or None, client session id or None, occurred_at,

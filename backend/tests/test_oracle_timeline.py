@@ -18,6 +18,9 @@ from app.services.insights.reports import user_timeline
 from app.services.privacy import erasure
 from tests.zoned_events import World, add_users, moments, reset_database, store, worlds
 
+# About 78 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(78)
+
 Key = tuple[datetime, int, int]  # (at, 1 for a request or 0 for an event, id): newest first
 RANK = {"request": 1, "event": 0}
 

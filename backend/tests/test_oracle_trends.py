@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,9 @@ from tests.oracle_support import (
     settings_kwargs,
     store_links,
 )
+
+# About 95 s on one worker, under load: started first (conftest.py, `heavy`).
+pytestmark = pytest.mark.heavy(95)
 
 TYPES = ["app_opened", "plan_viewed"]
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
