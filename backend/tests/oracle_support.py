@@ -66,6 +66,20 @@ def moments(anchor: datetime, *, spread_hours: int = 36) -> st.SearchStrategy[da
     return st.one_of(near, around, around)
 
 
+def edges(first: date, last: date, tz: str) -> st.SearchStrategy[datetime]:
+    """Instants at and near a period's two edges, the local midnights that open `first` and
+    close `last` in tz: a second either side, or within two hours (a report whose range is
+    off by a second or by an hour counts some of them wrongly)."""
+    zone = ZoneInfo(tz)
+    opens = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+    closes = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    edge = st.sampled_from((opens, closes))
+    return st.one_of(
+        st.builds(lambda e, s: e + timedelta(seconds=s), edge, st.integers(-1, 1)),
+        st.builds(lambda e, s: e + timedelta(seconds=s), edge, st.integers(-7200, 7200)),
+    )
+
+
 def add_users(internal: Iterable[bool], prefix: str) -> list[int]:
     """Users <prefix>0@example.com ... with the given is_internal flags; their ids, committed."""
     users = [

@@ -34,6 +34,7 @@ from tests.oracle_support import (
     bucket_labels,
     changes_of,
     dates,
+    edges,
     empty_tables,
     forget_links,
     is_internal,
@@ -125,9 +126,9 @@ def _got(series: list[trends.TrendSeries]) -> dict[Any, list[tuple[str, bool, in
     }
 
 
-def _events(anchor: datetime, users: int) -> st.SearchStrategy[list[Event]]:
+def _events(when: st.SearchStrategy[datetime], users: int) -> st.SearchStrategy[list[Event]]:
     value = st.sampled_from([MISSING, None, "a", "b", 1, True])
-    event = st.tuples(actors(users), st.sampled_from(TYPES), moments(anchor), value)
+    event = st.tuples(actors(users), st.sampled_from(TYPES), when, value)
     return st.lists(event, max_size=30)
 
 
@@ -139,10 +140,14 @@ def _scenario(draw: Any) -> dict[str, Any]:
     interval = draw(st.sampled_from(("hour", "day", "week", "month")))
     days = draw(st.integers(1, 3) if interval == "hour" else st.integers(1, 12))
     first = local_date(anchor, tz) - timedelta(days=draw(st.integers(0, days)))
+    last = first + timedelta(days=days - 1)
+    # Around the zone's change, and at the period's edges (an off-by-one-second or
+    # off-by-an-hour range miscounts those).
+    when = st.one_of(moments(anchor), edges(first, last, tz))
     return {
         "internal": internal,
-        "events": draw(_events(anchor, len(internal))),
-        "late": draw(_events(anchor, len(internal))),
+        "events": draw(_events(when, len(internal))),
+        "late": draw(_events(when, len(internal))),
         "links": draw(links(len(internal))),
         "late_links": draw(links(len(internal))),
         "erase": draw(st.none() | st.integers(0, len(internal) - 1)),
@@ -155,7 +160,7 @@ def _scenario(draw: Any) -> dict[str, Any]:
                                   st.sampled_from((None, None, True, False)))),
         "include_internal": draw(st.booleans()),
         "first": first,
-        "last": first + timedelta(days=days - 1),
+        "last": last,
     }
 
 
