@@ -40,6 +40,27 @@ def test_batch_stores_anonymous_track_with_context(app, client, query, at):
     assert "203.0.113.9" not in stored and "secret-device-id" not in stored
 
 
+
+def test_batch_context_values_equal_in_python_but_written_apart_keep_their_text(
+    app, client, query, at
+):
+    # Contexts are worked out once per distinct set of values (a cache): 1 == True and
+    # 0.0 == -0.0 in Python, yet each is stored as its own text (True: not text, nothing).
+    at(NOW)
+    key = create_key(app, "android")
+    builds = [1, True, 1.0, -0.0, 0.0, "1", 1, True]
+    messages = [
+        message(context={"app": {"version": "2.0", "build": build}, "locale": "en-US"})
+        for build in builds
+    ]
+    r = post_batch(client, key, messages)
+    assert statuses(r) == ["accepted"] * len(builds)
+    stored = {str(uuid.UUID(str(row.event_id))): row.app_build for row in events(query)}
+    assert [stored[m["messageId"]] for m in messages] == [
+        "1", None, "1.0", "-0.0", "0.0", "1", "1", None
+    ]
+
+
 def _problem(r, status: int) -> dict:
     assert r.status_code == status, r.get_data(as_text=True)
     assert r.mimetype == "application/problem+json"

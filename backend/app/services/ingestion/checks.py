@@ -139,9 +139,14 @@ def parse_time(value: Any, field_name: str, reason: str) -> datetime:
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def is_canonical_uuid(value: Any) -> bool:
+    """True for a UUID's canonical text (lowercase, hyphenated): str(uuid.UUID(value)) == value."""
+    return type(value) is str and len(value) == 36 and _CANONICAL_UUID.fullmatch(value) is not None
+
+
 def canonical_event_id(value: Any) -> str:
     """The event_id as canonical UUID text; any form uuid.UUID accepts is normalized."""
-    if type(value) is str and len(value) == 36 and _CANONICAL_UUID.fullmatch(value):
+    if is_canonical_uuid(value):
         return value
     return str(parse_event_id(value))
 

@@ -73,12 +73,7 @@ class EventSchemas(dict[str, Validator]):
 
 
 _ANNOTATIONS = frozenset({"$schema", "title", "description", "$comment", "examples", "default"})
-_NUMBER_BOUNDS = {
-    "minimum": lambda v, b: v >= b,
-    "maximum": lambda v, b: v <= b,
-    "exclusiveMinimum": lambda v, b: v > b,
-    "exclusiveMaximum": lambda v, b: v < b,
-}
+_NUMBER_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 def _is_number(bound: Any) -> bool:
@@ -92,9 +87,9 @@ def _scalar_check(schema: Any) -> FastCheck | None:
     ):
         return None
     kind = schema.get("type")
-    bounds = [(_NUMBER_BOUNDS[k], schema[k]) for k in _NUMBER_BOUNDS if k in schema]
-    if any(not _is_number(b) for _, b in bounds):
+    if any(not _is_number(schema[k]) for k in _NUMBER_BOUNDS if k in schema):
         return None
+    bounded = any(k in schema for k in _NUMBER_BOUNDS)
     lengths = (schema.get("minLength", 0), schema.get("maxLength"))
     if any(n is not None and type(n) is not int for n in lengths):
         return None
@@ -104,8 +99,13 @@ def _scalar_check(schema: Any) -> FastCheck | None:
     if kind in ("integer", "number"):
         # integer: exact ints only (3.0 is an integer to the validator: it decides that)
         types = (int,) if kind == "integer" else (int, float)
-        return lambda v: type(v) in types and all(ok(v, b) for ok, b in bounds)
-    if kind == "boolean" and not bounds:
+        # The bounds folded into one chained comparison (a missing bound is infinite; a NaN
+        # bound fails every comparison, as it fails the validator's).
+        inf = float("inf")
+        low, high = schema.get("minimum", -inf), schema.get("maximum", inf)
+        above, below = schema.get("exclusiveMinimum", -inf), schema.get("exclusiveMaximum", inf)
+        return lambda v: type(v) in types and low <= v <= high and above < v < below
+    if kind == "boolean" and not bounded:
         return lambda v: type(v) is bool
     return None
 

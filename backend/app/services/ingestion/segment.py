@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ from app.services.ingestion.checks import (
     IngestPolicy,
     check_data_json,
     check_event_type,
+    is_canonical_uuid,
     parse_time,
     place_in_time,
 )
@@ -105,6 +107,8 @@ def message_event_id(value: Any) -> str:
     uuid4 when absent (then a retry cannot be recognised)."""
     if value is None:
         return str(uuid.uuid4())
+    if is_canonical_uuid(value):
+        return value  # the common case: what _id and uuid.UUID below would make of it
     text = _id(value, "messageId")
     try:
         return str(uuid.UUID(text))
@@ -200,8 +204,20 @@ def _occurred(message: dict[str, Any], batch_sent_at: Any,
     stamp = message.get("timestamp", message.get("originalTimestamp"))
     sent = message.get("sentAt", batch_sent_at)
     occurred = None if stamp is None else parse_time(stamp, "timestamp", "invalid_occurred_at")
-    sent_at = None if sent is None else parse_time(sent, "sentAt", "invalid_sent_at")
+    sent_at = None if sent is None else _sent_at(sent)
     return place_in_time(occurred_at=occurred, sent_at=sent_at, received_at=received_at)
+
+
+def _sent_at(value: Any) -> datetime:
+    """sentAt parsed; a batch's messages share one, so a text is parsed once (cached)."""
+    if type(value) is str:
+        return _parse_sent_at(value)
+    return parse_time(value, "sentAt", "invalid_sent_at")
+
+
+@lru_cache(maxsize=32)
+def _parse_sent_at(value: str) -> datetime:
+    return parse_time(value, "sentAt", "invalid_sent_at")  # refusals are not cached
 
 
 def prepare_message(

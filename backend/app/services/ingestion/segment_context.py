@@ -8,6 +8,7 @@ location) are never read, and the user agent is kept only as what ua-parser make
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import ua_parser
@@ -81,24 +82,54 @@ def _from_user_agent(user_agent: Any) -> dict[str, str | None]:
 
 
 def context_columns(context: dict[str, Any], *, platform: str) -> dict[str, str | None]:
-    """The context columns of one message; platform is the write key's source."""
-    app, os_, device, library = (_part(context, n) for n in ("app", "os", "device", "library"))
+    """The context columns of one message; platform is the write key's source.
+
+    The messages of one SDK carry the same context, so the columns are worked out once per
+    distinct set of values read (a small bounded cache; a fresh dict is returned each time).
+    Values that compare equal but are written differently are never served from the cache:
+    floats (0.0 == -0.0) are not cached, and the key holds each value's type (1 == True).
+    """
+    app, os_ = _part(context, "app"), _part(context, "os")
+    device, library = _part(context, "device"), _part(context, "library")
+    read = (
+        context.get("sessionId"), platform, os_.get("name"), os_.get("version"),
+        app.get("version"), app.get("build"), device.get("model"), context.get("locale"),
+        context.get("timezone"), library.get("name"), library.get("version"),
+        context.get("userAgent"),
+    )
+    kinds = tuple(map(type, read))
+    if float not in kinds:
+        try:
+            return dict(_cached_columns(read, kinds))
+        except TypeError:  # a value that cannot be a key (an object or array): not cached
+            pass
+    return _columns(read)
+
+
+@lru_cache(maxsize=64)
+def _cached_columns(read: tuple[Any, ...], _kinds: tuple[type, ...]) -> dict[str, str | None]:
+    return _columns(read)
+
+
+def _columns(read: tuple[Any, ...]) -> dict[str, str | None]:
+    (session_id, platform, os_name, os_version, app_version, app_build, device_model, locale,
+     timezone, library_name, library_version, user_agent) = read
     raw: dict[str, Any] = {
         # context.sessionId: RudderStack's (a number); Amplitude-style SDKs send it too.
-        "session_id": context.get("sessionId"),
+        "session_id": session_id,
         "platform": platform,
-        "os_name": os_.get("name"),
-        "os_version": os_.get("version"),
-        "app_version": app.get("version"),
-        "app_build": app.get("build"),
-        "device_model": device.get("model"),
-        "locale": context.get("locale"),
-        "timezone": context.get("timezone"),
-        "library_name": library.get("name"),
-        "library_version": library.get("version"),
+        "os_name": os_name,
+        "os_version": os_version,
+        "app_version": app_version,
+        "app_build": app_build,
+        "device_model": device_model,
+        "locale": locale,
+        "timezone": timezone,
+        "library_name": library_name,
+        "library_version": library_version,
     }
     # A browser sends no os or device: what its user agent says fills them in.
-    for column, value in _from_user_agent(context.get("userAgent")).items():
+    for column, value in _from_user_agent(user_agent).items():
         if raw.get(column) in (None, ""):
             raw[column] = value
     return {column: _text(raw.get(column), column) for column in COLUMNS}

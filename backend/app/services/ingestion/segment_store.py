@@ -133,13 +133,16 @@ _TYPED_COLUMNS = (
     ("event_type", "text"), ("event_data", "jsonb"), ("occurred_at", "timestamptz"),
     *((column, "text") for column in CONTEXT_COLUMNS),
 )
+# The inserted rows' keys come back as one JSON array of [user_id, anonymous_id, event_id]
+# (one value to read, not a hundred rows through the result machinery).
 _PG_INSERT = (
-    f"INSERT INTO {_events.name}"
+    f"WITH inserted AS (INSERT INTO {_events.name}"
     f" ({', '.join(name for name, _ in _TYPED_COLUMNS)}, created_at)"
     f" SELECT {', '.join('e.' + name for name, _ in _TYPED_COLUMNS)}, %(created_at)s"
     " FROM json_to_recordset(%(messages)s::json)"
     f" AS e({', '.join(f'{name} {kind}' for name, kind in _TYPED_COLUMNS)})"
-    " ON CONFLICT DO NOTHING RETURNING user_id, anonymous_id, event_id"
+    " ON CONFLICT DO NOTHING RETURNING user_id, anonymous_id, event_id)"
+    " SELECT json_agg(json_build_array(user_id, anonymous_id, event_id))::text FROM inserted"
 )
 
 
@@ -160,7 +163,8 @@ def _insert_events(conn: Connection, messages: list[PreparedMessage],
         return set()
     if conn.dialect.name == "postgresql":
         params = {"created_at": received_at, "messages": _messages_json(messages)}
-        inserted = conn.exec_driver_sql(_PG_INSERT, params)
+        keys = conn.exec_driver_sql(_PG_INSERT, params).scalar()
+        inserted = json_codec.loads(keys.encode()) if keys else []
     else:
         rows = [_row(m, received_at) for m in messages]
         inserted = conn.execute(
