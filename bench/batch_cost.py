@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,28 +125,31 @@ def v1_message(rng: random.Random, user_id: int, occurred: str) -> str:
             f'"properties":{data},"timestamp":"{occurred}","context":{rng.choice(CONTEXTS)}}}')
 
 
-def v1_bodies(n: int, size: int, seed: int, user_id: int) -> list[bytes]:
+def _batch_bodies(
+    n: int, size: int, seed: int, *, sent_key: str, list_key: str,
+    message: Callable[[random.Random, str], str],
+) -> list[bytes]:
+    """n batch bodies of `size` messages each, sent now, their events a minute old."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     sent = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     occurred = (now - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
-        (f'{{"sentAt":"{sent}","batch":['
-         + ",".join(v1_message(rng, user_id, occurred) for _ in range(size)) + "]}").encode()
+        (f'{{"{sent_key}":"{sent}","{list_key}":['
+         + ",".join(message(rng, occurred) for _ in range(size)) + "]}").encode()
         for _ in range(n)
     ]
+
+
+def v1_bodies(n: int, size: int, seed: int, user_id: int) -> list[bytes]:
+    return _batch_bodies(
+        n, size, seed, sent_key="sentAt", list_key="batch",
+        message=lambda rng, occurred: v1_message(rng, user_id, occurred),
+    )
 
 
 def bodies(n: int, size: int, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    now = datetime.now(UTC)
-    sent = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    occurred = (now - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [
-        (f'{{"sent_at":"{sent}","events":['
-         + ",".join(event(rng, occurred) for _ in range(size)) + "]}").encode()
-        for _ in range(n)
-    ]
+    return _batch_bodies(n, size, seed, sent_key="sent_at", list_key="events", message=event)
 
 
 def drive_api(app: Any, token: str, batch_bodies: list[bytes], write_key: str | None) -> None:
